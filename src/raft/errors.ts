@@ -1,0 +1,28 @@
+import type { NodeId } from './types.js';
+
+/** The base of every error a Flotilla user can meet; `code` is stable across versions. */
+export class FlotillaError extends Error {
+  readonly code: string = 'ERR_FLOTILLA';
+}
+
+/** A proposal or read reached a node that is not the leader; retry at `leaderHint` when known. */
+export class NotLeaderError extends FlotillaError {
+  override readonly code = 'ERR_NOT_LEADER';
+  constructor(readonly leaderHint: NodeId | undefined) {
+    super(
+      leaderHint === undefined
+        ? 'this node is not the leader and knows of none yet; retry after an election'
+        : `this node is not the leader; send the request to node ${leaderHint}`,
+    );
+    this.name = 'NotLeaderError';
+  }
+}
+
+/** A configuration value is out of range; the message names the field and what it must be. */
+export class ConfigError extends FlotillaError {
+  override readonly code = 'ERR_CONFIG';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}

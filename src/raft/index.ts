@@ -1,0 +1,11 @@
+export { assert, assertNever, InvariantError } from './assert.js';
+export type { RaftConfig, TraceEvent } from './config.js';
+export { ConfigError, FlotillaError, NotLeaderError } from './errors.js';
+export type * from './messages.js';
+export { Progress, ProgressState } from './progress.js';
+export { committedIndex, quorumSize } from './quorum.js';
+export { Raft } from './raft.js';
+export { RaftLog } from './raft-log.js';
+export { RawNode, type Ready, type Status } from './raw-node.js';
+export type { LogStorage } from './storage.js';
+export * from './types.js';

@@ -1,0 +1,72 @@
+import type { Entry, Index, NodeId, Term } from './types.js';
+
+interface Envelope {
+  readonly from: NodeId;
+  readonly to: NodeId;
+  /** The sender's current term (a PreVote request carries the term it would campaign in). */
+  readonly term: Term;
+}
+
+/** AppendEntries request (§5.3). */
+export interface AppendMessage extends Envelope {
+  readonly type: 'app';
+  readonly prevIndex: Index;
+  readonly prevTerm: Term;
+  readonly entries: readonly Entry[];
+  readonly commit: Index;
+}
+
+/**
+ * AppendEntries reply. On success `index` is the last index the follower now matches. On
+ * rejection `index` is the rejected `prevIndex`, and the hint lets the leader skip a whole term
+ * per round trip (§5.3): `hintTerm` is the follower's term at `prevIndex` (0 when its log is
+ * shorter) and `hintIndex` the first index the follower holds for that term (or its last index + 1).
+ */
+export interface AppendResponseMessage extends Envelope {
+  readonly type: 'app-resp';
+  readonly index: Index;
+  readonly reject: boolean;
+  readonly hintIndex: Index;
+  readonly hintTerm: Term;
+}
+
+/** Heartbeat: an empty AppendEntries that carries a commit index the follower is known to hold. */
+export interface HeartbeatMessage extends Envelope {
+  readonly type: 'heartbeat';
+  readonly commit: Index;
+}
+
+export interface HeartbeatResponseMessage extends Envelope {
+  readonly type: 'heartbeat-resp';
+}
+
+/** RequestVote (§5.2) or its PreVote rehearsal (thesis §9.6). */
+export interface VoteMessage extends Envelope {
+  readonly type: 'vote' | 'pre-vote';
+  readonly lastIndex: Index;
+  readonly lastTerm: Term;
+}
+
+export interface VoteResponseMessage extends Envelope {
+  readonly type: 'vote-resp' | 'pre-vote-resp';
+  readonly reject: boolean;
+}
+
+/** Every message the core sends or receives. */
+export type Message =
+  | AppendMessage
+  | AppendResponseMessage
+  | HeartbeatMessage
+  | HeartbeatResponseMessage
+  | VoteMessage
+  | VoteResponseMessage;
+
+export type MessageType = Message['type'];
+
+/**
+ * Messages a leader sends that depend on nothing unpersisted: it may send them while its own
+ * append is still being written (thesis §10.2.1). Everything else waits for persistence.
+ */
+export function sendableBeforePersist(m: Message): boolean {
+  return m.type === 'app' || m.type === 'heartbeat';
+}

@@ -1,0 +1,578 @@
+import { assert, assertNever } from './assert.js';
+import { type RaftConfig, type ResolvedConfig, resolveConfig } from './config.js';
+import { NotLeaderError } from './errors.js';
+import type {
+  AppendMessage,
+  AppendResponseMessage,
+  HeartbeatMessage,
+  Message,
+  VoteMessage,
+  VoteResponseMessage,
+} from './messages.js';
+import { Progress, ProgressState } from './progress.js';
+import { committedIndex, tallyVotes, VoteResult } from './quorum.js';
+import { RaftLog } from './raft-log.js';
+import {
+  EMPTY_DATA,
+  type Entry,
+  EntryKind,
+  type HardState,
+  type Index,
+  index,
+  NONE,
+  type NodeId,
+  Role,
+  type Term,
+  term,
+} from './types.js';
+
+/**
+ * The Raft state machine (Figure 2 plus the thesis' PreVote and CheckQuorum). Pure: it changes
+ * only its own fields and queues messages in `msgs`; RawNode hands them to the host via Ready.
+ */
+export class Raft {
+  readonly id: NodeId;
+  readonly config: ResolvedConfig;
+  readonly log: RaftLog;
+  readonly voters: readonly NodeId[];
+  term: Term;
+  vote: NodeId;
+  lead: NodeId = NONE;
+  role: Role = Role.Follower;
+  /** The leader's view of every voter, itself included; empty unless leader. */
+  readonly progress = new Map<NodeId, Progress>();
+  /** Votes received in the current (pre-)election, own vote included. */
+  readonly votes = new Map<NodeId, boolean>();
+  electionElapsed = 0;
+  heartbeatElapsed = 0;
+  randomizedElectionTimeout = 0;
+  /** Messages produced since the last Ready. */
+  msgs: Message[] = [];
+
+  constructor(config: RaftConfig) {
+    this.config = resolveConfig(config);
+    this.id = this.config.id;
+    this.voters = [...this.config.voters];
+    const hs = this.config.storage.hardState();
+    this.log = new RaftLog(this.config.storage, this.config.applied ?? index(0));
+    this.term = hs.term;
+    this.vote = hs.vote;
+    this.becomeFollower(this.term, NONE);
+  }
+
+  hardState(): HardState {
+    return { term: this.term, vote: this.vote, commit: this.log.commit };
+  }
+
+  // ---- inputs -------------------------------------------------------------------------------
+
+  /** Advances logical time by one tick. */
+  tick(): void {
+    if (this.role === Role.Leader) this.tickHeartbeat();
+    else this.tickElection();
+  }
+
+  /** Starts an election now (PreVote first when enabled), as an election timeout would. */
+  campaign(): void {
+    if (this.role === Role.Leader || !this.voters.includes(this.id)) return;
+    this.startElection(this.config.preVote);
+  }
+
+  /**
+   * Appends client commands to the leader's log. Returns the index of the first new entry; every
+   * entry carries the current term. Throws NotLeaderError on any other role.
+   */
+  propose(data: readonly Uint8Array[]): { term: Term; index: Index } {
+    if (this.role !== Role.Leader) throw new NotLeaderError(this.lead === NONE ? undefined : this.lead);
+    const first = index(this.log.lastIndex() + 1);
+    const entries: Entry[] = new Array(data.length);
+    for (let k = 0; k < data.length; k++) {
+      entries[k] = { term: this.term, index: index(first + k), kind: EntryKind.Normal, data: data[k]! };
+    }
+    this.log.append(entries);
+    this.broadcastAppend(false);
+    return { term: this.term, index: first };
+  }
+
+  /** The host persisted entries through (i, t). The leader counts itself toward a quorum only now. */
+  persisted(i: Index, t: Term): void {
+    this.log.stableTo(i, t);
+    if (this.role !== Role.Leader) return;
+    const self = this.progress.get(this.id)!;
+    if (self.maybeUpdate(this.log.persistedIndex()) && this.maybeCommit()) this.broadcastAppend(true);
+  }
+
+  /** Handles a message from a peer. */
+  step(m: Message): void {
+    assert(m.to === this.id, `step: message to ${m.to} delivered to ${this.id}`);
+    if (m.term > this.term) {
+      if (!this.stepHigherTerm(m)) return;
+    } else if (m.term < this.term) {
+      this.stepLowerTerm(m);
+      return;
+    }
+    if (m.type === 'vote' || m.type === 'pre-vote') {
+      this.handleVoteRequest(m);
+      return;
+    }
+    switch (this.role) {
+      case Role.Leader:
+        this.stepLeader(m);
+        break;
+      case Role.Candidate:
+      case Role.PreCandidate:
+        this.stepCandidate(m);
+        break;
+      case Role.Follower:
+        this.stepFollower(m);
+        break;
+      default:
+        assertNever(this.role);
+    }
+  }
+
+  // ---- terms (§5.1) -------------------------------------------------------------------------
+
+  /** A message from a higher term. Returns false when it is to be ignored. */
+  private stepHigherTerm(m: Message): boolean {
+    if (m.type === 'vote' && this.inLease()) {
+      // §4.2.3: while it hears from a live leader, a server ignores vote requests, so a server
+      // that was cut off cannot depose a healthy leader.
+      return false;
+    }
+    // A PreVote request carries the term its sender would campaign in, and a granted PreVote
+    // reply echoes it: neither means anyone has reached that term (§9.6).
+    if (m.type === 'pre-vote' || (m.type === 'pre-vote-resp' && !m.reject)) return true;
+    const lead = m.type === 'app' || m.type === 'heartbeat' ? m.from : NONE;
+    this.becomeFollower(m.term, lead);
+    return true;
+  }
+
+  /** §5.1: a request from an older term is answered with ours so its sender steps down. */
+  private stepLowerTerm(m: Message): void {
+    switch (m.type) {
+      case 'app':
+        this.send({
+          type: 'app-resp',
+          to: m.from,
+          term: this.term,
+          index: m.prevIndex,
+          reject: true,
+          hintIndex: index(0),
+          hintTerm: term(0),
+        });
+        break;
+      case 'heartbeat':
+        this.send({ type: 'heartbeat-resp', to: m.from, term: this.term });
+        break;
+      case 'vote':
+      case 'pre-vote':
+        this.send({
+          type: m.type === 'vote' ? 'vote-resp' : 'pre-vote-resp',
+          to: m.from,
+          term: this.term,
+          reject: true,
+        });
+        break;
+      default:
+        break; // A stale reply carries nothing we need.
+    }
+  }
+
+  /** Heard from a leader within the (base) election timeout. */
+  private inLease(): boolean {
+    return this.config.checkQuorum && this.lead !== NONE && this.electionElapsed < this.config.electionTicks;
+  }
+
+  // ---- voting (§5.2, §5.4.1, §9.6) ----------------------------------------------------------
+
+  private handleVoteRequest(m: VoteMessage): void {
+    const upToDate = this.log.isUpToDate(m.lastIndex, m.lastTerm);
+    let grant: boolean;
+    if (m.type === 'vote') {
+      // At most one vote per term; none once we follow a leader of this term.
+      const free = this.vote === m.from || (this.vote === NONE && this.lead === NONE);
+      grant = free && upToDate;
+    } else {
+      // §9.6: grant a PreVote only if no leader has been heard from within the election timeout.
+      const heardFromLeader = this.lead !== NONE && this.electionElapsed < this.config.electionTicks;
+      grant = m.term > this.term && !heardFromLeader && upToDate;
+    }
+    const type = m.type === 'vote' ? 'vote-resp' : 'pre-vote-resp';
+    if (!grant) {
+      this.send({ type, to: m.from, term: this.term, reject: true });
+      return;
+    }
+    if (m.type === 'vote') {
+      this.vote = m.from;
+      this.electionElapsed = 0;
+    }
+    // The reply goes out after the vote is persisted: RawNode holds it back until then.
+    this.send({ type, to: m.from, term: m.term, reject: false });
+  }
+
+  // ---- elections (§5.2) ---------------------------------------------------------------------
+
+  private tickElection(): void {
+    this.electionElapsed++;
+    if (this.electionElapsed >= this.randomizedElectionTimeout && this.voters.includes(this.id)) {
+      this.electionElapsed = 0;
+      this.startElection(this.config.preVote);
+    }
+  }
+
+  private startElection(pre: boolean): void {
+    if (pre) this.becomePreCandidate();
+    else this.becomeCandidate();
+    // A candidate votes for itself: in a 3-node cluster split 1 | 2, the pair can only reach a
+    // majority of 2 with the candidate's own vote.
+    this.votes.set(this.id, true);
+    if (this.tallyAndAct()) return;
+    const voteTerm = pre ? term(this.term + 1) : this.term;
+    const type = pre ? 'pre-vote' : 'vote';
+    const lastIndex = this.log.lastIndex();
+    const lastTerm = this.log.lastTerm();
+    for (const peer of this.voters) {
+      if (peer !== this.id) this.send({ type, to: peer, term: voteTerm, lastIndex, lastTerm });
+    }
+  }
+
+  /** Acts on the tally; returns true when the election is decided. */
+  private tallyAndAct(): boolean {
+    const result = tallyVotes(this.votes, this.voters.length);
+    if (result === VoteResult.Won) {
+      if (this.role === Role.PreCandidate) this.startElection(false);
+      else this.becomeLeader();
+      return true;
+    }
+    if (result === VoteResult.Lost) {
+      this.becomeFollower(this.term, NONE);
+      return true;
+    }
+    return false;
+  }
+
+  private stepCandidate(m: Message): void {
+    switch (m.type) {
+      case 'app':
+      case 'heartbeat':
+        // A leader exists in our term (§5.2): it won; follow it.
+        this.becomeFollower(this.term, m.from);
+        this.stepFollower(m);
+        break;
+      case 'vote-resp':
+      case 'pre-vote-resp':
+        this.handleVoteResponse(m);
+        break;
+      case 'app-resp':
+      case 'heartbeat-resp':
+      case 'vote':
+      case 'pre-vote':
+        break;
+      default:
+        assertNever(m);
+    }
+  }
+
+  private handleVoteResponse(m: VoteResponseMessage): void {
+    const expected = this.role === Role.PreCandidate ? 'pre-vote-resp' : 'vote-resp';
+    if (m.type !== expected || !this.voters.includes(m.from)) return;
+    if (!this.votes.has(m.from)) this.votes.set(m.from, !m.reject);
+    this.tallyAndAct();
+  }
+
+  // ---- roles --------------------------------------------------------------------------------
+
+  private reset(t: Term): void {
+    if (t !== this.term) {
+      this.term = t;
+      this.vote = NONE;
+    }
+    this.lead = NONE;
+    this.electionElapsed = 0;
+    this.heartbeatElapsed = 0;
+    // §5.2: randomized timeouts in [electionTicks, 2·electionTicks) make split votes rare.
+    this.randomizedElectionTimeout =
+      this.config.electionTicks + this.config.rng.nextInt(this.config.electionTicks);
+    this.votes.clear();
+    this.progress.clear();
+  }
+
+  becomeFollower(t: Term, lead: NodeId): void {
+    const wasLeader = this.role === Role.Leader;
+    this.reset(t);
+    this.lead = lead;
+    this.setRole(Role.Follower);
+    if (wasLeader) this.traceStepDown('saw a higher term or lost its quorum');
+  }
+
+  private becomePreCandidate(): void {
+    assert(this.role !== Role.Leader, 'raft: leader cannot become pre-candidate');
+    // §9.6: a pre-candidate keeps its term and vote; only a won PreVote raises the term.
+    const { term: t, vote } = this;
+    this.reset(t);
+    this.vote = vote;
+    this.setRole(Role.PreCandidate);
+  }
+
+  private becomeCandidate(): void {
+    assert(this.role !== Role.Leader, 'raft: leader cannot become candidate');
+    this.reset(term(this.term + 1));
+    this.vote = this.id;
+    this.setRole(Role.Candidate);
+  }
+
+  private becomeLeader(): void {
+    assert(this.role === Role.Candidate, `raft: only a candidate becomes leader, not a ${this.role}`);
+    const votes = [...this.votes];
+    this.reset(this.term);
+    for (const [id, v] of votes) this.votes.set(id, v);
+    this.lead = this.id;
+    const next = index(this.log.lastIndex() + 1);
+    for (const peer of this.voters) this.progress.set(peer, new Progress(next, this.config.inflightMax));
+    this.progress.get(this.id)!.maybeUpdate(this.log.persistedIndex());
+    this.setRole(Role.Leader);
+    // §5.4.2: a new leader commits entries of older terms only through an entry of its own term.
+    this.log.append([{ term: this.term, index: next, kind: EntryKind.Empty, data: EMPTY_DATA }]);
+    this.broadcastAppend(true);
+  }
+
+  private setRole(role: Role): void {
+    this.role = role;
+    this.config.trace?.({ type: 'role', node: this.id, role, term: this.term });
+  }
+
+  private traceStepDown(reason: string): void {
+    this.config.trace?.({ type: 'step-down', node: this.id, term: this.term, reason });
+  }
+
+  // ---- the leader (§5.3, §5.4) --------------------------------------------------------------
+
+  private tickHeartbeat(): void {
+    this.heartbeatElapsed++;
+    this.electionElapsed++;
+    if (this.electionElapsed >= this.config.electionTicks) {
+      this.electionElapsed = 0;
+      if (this.config.checkQuorum && !this.quorumActive()) {
+        this.becomeFollower(this.term, NONE);
+        this.traceStepDown('CheckQuorum: no majority heard from within an election timeout');
+        return;
+      }
+    }
+    if (this.heartbeatElapsed >= this.config.heartbeatTicks) {
+      this.heartbeatElapsed = 0;
+      this.broadcastHeartbeat();
+    }
+  }
+
+  /** §6.2 CheckQuorum: did a majority (self included) reply since the last check? Resets the marks. */
+  private quorumActive(): boolean {
+    let active = 0;
+    for (const [id, pr] of this.progress) {
+      if (id === this.id || pr.recentActive) active++;
+      pr.recentActive = false;
+    }
+    return active >= Math.floor(this.voters.length / 2) + 1;
+  }
+
+  private stepLeader(m: Message): void {
+    switch (m.type) {
+      case 'app-resp':
+        this.handleAppendResponse(m);
+        break;
+      case 'heartbeat-resp':
+        this.handleHeartbeatResponse(m.from);
+        break;
+      case 'app':
+      case 'heartbeat':
+        assert(false, `raft: two leaders in term ${this.term}: ${this.id} and ${m.from}`);
+        break;
+      case 'vote':
+      case 'pre-vote':
+      case 'vote-resp':
+      case 'pre-vote-resp':
+        break;
+      default:
+        assertNever(m);
+    }
+  }
+
+  private handleAppendResponse(m: AppendResponseMessage): void {
+    const pr = this.progress.get(m.from);
+    if (pr === undefined) return;
+    pr.recentActive = true;
+    if (m.reject) {
+      if (pr.maybeDecrease(m.index, this.nextFromHint(m))) this.sendAppend(m.from, pr, true);
+      return;
+    }
+    if (!pr.maybeUpdate(m.index)) return;
+    if (pr.state === ProgressState.Probe) pr.becomeReplicate();
+    else pr.inflights.freeTo(m.index);
+    if (this.maybeCommit()) this.broadcastAppend(true);
+    else while (this.sendAppend(m.from, pr, false));
+  }
+
+  /**
+   * Where to probe next after a rejection (§5.3): if we hold entries of the follower's conflicting
+   * term, right after our last one; otherwise before the follower's first entry of that term.
+   */
+  private nextFromHint(m: AppendResponseMessage): Index {
+    if (m.hintTerm === 0) return m.hintIndex;
+    const k = this.log.lastIndexWithTermAtMost(index(m.index - 1), m.hintTerm);
+    if (this.log.term(k) === m.hintTerm) return index(k + 1);
+    return index(Math.min(m.hintIndex, k + 1));
+  }
+
+  private handleHeartbeatResponse(from: NodeId): void {
+    const pr = this.progress.get(from);
+    if (pr === undefined) return;
+    pr.recentActive = true;
+    pr.probeSent = false;
+    if (pr.state === ProgressState.Replicate && pr.match < this.log.lastIndex()) {
+      // Acks stopped while entries are outstanding: messages were lost. Probe again from match.
+      if (pr.match === pr.matchAtHeartbeat) pr.becomeProbe();
+    }
+    pr.matchAtHeartbeat = pr.match;
+    if (pr.match < this.log.lastIndex()) this.sendAppend(from, pr, false);
+  }
+
+  /** §5.4.2 (Figure 8): commit by counting replicas only an entry of the current term. */
+  private maybeCommit(): boolean {
+    const matches: Index[] = [];
+    for (const id of this.voters) matches.push(this.progress.get(id)!.match);
+    const mci = committedIndex(matches);
+    if (mci <= this.log.commit || this.log.term(mci) !== this.term) return false;
+    this.log.commitTo(mci);
+    this.config.trace?.({ type: 'commit', node: this.id, commit: mci });
+    return true;
+  }
+
+  private broadcastAppend(sendIfEmpty: boolean): void {
+    for (const [id, pr] of this.progress) {
+      if (id === this.id) continue;
+      if (this.sendAppend(id, pr, sendIfEmpty)) while (this.sendAppend(id, pr, false));
+    }
+  }
+
+  /** Sends the next AppendEntries to `to` unless paused. Returns whether a message was sent. */
+  private sendAppend(to: NodeId, pr: Progress, sendIfEmpty: boolean): boolean {
+    if (pr.isPaused()) return false;
+    const last = this.log.lastIndex();
+    const entries =
+      pr.next <= last ? this.log.slice(pr.next, index(last + 1), this.config.entryBytesMax) : [];
+    if (entries.length === 0 && !sendIfEmpty) return false;
+    const prevIndex = index(pr.next - 1);
+    const msg: AppendMessage = {
+      type: 'app',
+      from: this.id,
+      to,
+      term: this.term,
+      prevIndex,
+      prevTerm: this.log.term(prevIndex),
+      entries,
+      commit: this.log.commit,
+    };
+    this.msgs.push(msg);
+    pr.sentEntries(index(prevIndex + entries.length), entries.length);
+    return true;
+  }
+
+  private broadcastHeartbeat(): void {
+    for (const [id, pr] of this.progress) {
+      if (id === this.id) continue;
+      // Only a commit index the follower is known to hold: its log may not match ours beyond.
+      const commit = index(Math.min(pr.match, this.log.commit));
+      this.send({ type: 'heartbeat', to: id, term: this.term, commit });
+    }
+  }
+
+  // ---- the follower (§5.3) ------------------------------------------------------------------
+
+  private stepFollower(m: Message): void {
+    switch (m.type) {
+      case 'app':
+        this.electionElapsed = 0;
+        this.lead = m.from;
+        this.handleAppend(m);
+        break;
+      case 'heartbeat':
+        this.electionElapsed = 0;
+        this.lead = m.from;
+        this.handleHeartbeat(m);
+        break;
+      case 'app-resp':
+      case 'heartbeat-resp':
+      case 'vote':
+      case 'pre-vote':
+      case 'vote-resp':
+      case 'pre-vote-resp':
+        break;
+      default:
+        assertNever(m);
+    }
+  }
+
+  private handleAppend(m: AppendMessage): void {
+    const log = this.log;
+    const reply = {
+      type: 'app-resp',
+      to: m.from,
+      term: this.term,
+      hintIndex: index(0),
+      hintTerm: term(0),
+    } as const;
+    if (m.prevIndex < log.commit) {
+      // Everything up to our commit index already matches the leader (Leader Completeness).
+      this.send({ ...reply, index: log.commit, reject: false });
+      return;
+    }
+    if (log.matchTerm(m.prevIndex, m.prevTerm)) {
+      const truncatedFrom = this.config.trace === undefined ? 0 : this.firstConflict(m);
+      const terms = truncatedFrom > 0 ? this.termsFrom(truncatedFrom) : [];
+      const lastNew = log.appendAfter(m.prevIndex, m.entries);
+      if (truncatedFrom > 0)
+        this.config.trace?.({ type: 'truncate', node: this.id, from: truncatedFrom, terms });
+      // Figure 2: commitIndex = min(leaderCommit, index of last new entry).
+      log.commitTo(index(Math.min(m.commit, lastNew)));
+      this.send({ ...reply, index: lastNew, reject: false });
+      return;
+    }
+    // §5.3 conflict hint: our term at prevIndex and where that term starts in our log.
+    const last = log.lastIndex();
+    if (m.prevIndex > last) {
+      this.send({ ...reply, index: m.prevIndex, reject: true, hintIndex: index(last + 1) });
+    } else {
+      const hintTerm = log.term(m.prevIndex);
+      const hintIndex = log.firstIndexOfTermAt(m.prevIndex);
+      this.send({ ...reply, index: m.prevIndex, reject: true, hintIndex, hintTerm });
+    }
+  }
+
+  /** The first index that `m` would overwrite in our log, or 0 (only computed when tracing). */
+  private firstConflict(m: AppendMessage): number {
+    const last = this.log.lastIndex();
+    for (const e of m.entries) {
+      if (e.index > last) return 0;
+      if (this.log.term(e.index) !== e.term) return e.index;
+    }
+    return 0;
+  }
+
+  private termsFrom(from: number): number[] {
+    const out: number[] = [];
+    for (let i = from; i <= this.log.lastIndex(); i++) out.push(this.log.term(index(i)));
+    return out;
+  }
+
+  private handleHeartbeat(m: HeartbeatMessage): void {
+    this.log.commitTo(index(Math.min(m.commit, this.log.lastIndex())));
+    this.send({ type: 'heartbeat-resp', to: m.from, term: this.term });
+  }
+
+  private send(m: DistributiveOmit<Message, 'from'>): void {
+    (m as unknown as { from: NodeId }).from = this.id;
+    this.msgs.push(m as Message);
+  }
+}
+
+type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;

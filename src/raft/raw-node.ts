@@ -1,0 +1,149 @@
+import { assert } from './assert.js';
+import type { RaftConfig } from './config.js';
+import { type Message, sendableBeforePersist } from './messages.js';
+import { Raft } from './raft.js';
+import {
+  type Entry,
+  type HardState,
+  hardStateEqual,
+  type Index,
+  type NodeId,
+  type Role,
+  type Term,
+} from './types.js';
+
+/**
+ * What the host must do, in this order:
+ * 1. send `messages` (the leader's AppendEntries and heartbeats) — in parallel with step 2;
+ * 2. persist `entries` (replacing any stored entries from `entries[0].index` on) and `hardState`;
+ * 3. send `messagesAfterPersist` (votes, acks: they promise what step 2 made durable);
+ * 4. apply `committedEntries` in order;
+ * 5. call `advance()`.
+ */
+export interface Ready {
+  readonly role: Role;
+  readonly lead: NodeId;
+  /** Present only when term, vote or commit changed since the last Ready. */
+  readonly hardState: HardState | undefined;
+  /** Entries to persist BEFORE any message in `messagesAfterPersist` is sent. */
+  readonly entries: readonly Entry[];
+  /** Messages that may be sent before `entries` and `hardState` are durable (thesis §10.2.1). */
+  readonly messages: readonly Message[];
+  /** Messages that must wait until `entries` and `hardState` are durable. */
+  readonly messagesAfterPersist: readonly Message[];
+  /** Committed entries to apply to the state machine, in index order. */
+  readonly committedEntries: readonly Entry[];
+}
+
+/**
+ * The core as a host drives it (after etcd-io/raft's RawNode): inputs by method, outputs by
+ * Ready, one Ready outstanding at a time.
+ */
+export class RawNode {
+  readonly raft: Raft;
+  private persistedHardState: HardState;
+  private pending: { last?: { index: Index; term: Term }; hardState: HardState; applied: Index } | undefined;
+
+  constructor(config: RaftConfig) {
+    this.raft = new Raft(config);
+    this.persistedHardState = config.storage.hardState();
+  }
+
+  tick(): void {
+    this.raft.tick();
+  }
+
+  step(m: Message): void {
+    this.raft.step(m);
+  }
+
+  campaign(): void {
+    this.raft.campaign();
+  }
+
+  /** See Raft.propose: throws NotLeaderError unless this node leads. */
+  propose(data: readonly Uint8Array[]): { term: Term; index: Index } {
+    return this.raft.propose(data);
+  }
+
+  hasReady(): boolean {
+    const r = this.raft;
+    return (
+      r.msgs.length > 0 ||
+      r.log.unstableEntries().length > 0 ||
+      r.log.applied < r.log.commit ||
+      !hardStateEqual(r.hardState(), this.persistedHardState)
+    );
+  }
+
+  ready(): Ready {
+    assert(this.pending === undefined, 'raw-node: ready() called again before advance()');
+    const r = this.raft;
+    const hs = r.hardState();
+    const entries = r.log.unstableEntries().slice();
+    const committedEntries = r.log.nextCommitted(r.config.committedBytesMax);
+    const messages: Message[] = [];
+    const messagesAfterPersist: Message[] = [];
+    for (const m of r.msgs) (sendableBeforePersist(m) ? messages : messagesAfterPersist).push(m);
+    r.msgs = [];
+    const lastEntry = entries[entries.length - 1];
+    const lastCommitted = committedEntries[committedEntries.length - 1];
+    this.pending = {
+      hardState: hs,
+      applied: lastCommitted === undefined ? r.log.applied : lastCommitted.index,
+      ...(lastEntry === undefined ? {} : { last: { index: lastEntry.index, term: lastEntry.term } }),
+    };
+    return {
+      role: r.role,
+      lead: r.lead,
+      hardState: hardStateEqual(hs, this.persistedHardState) ? undefined : hs,
+      entries,
+      messages,
+      messagesAfterPersist,
+      committedEntries,
+    };
+  }
+
+  /** The host finished the last Ready: its entries and hard state are durable, its entries applied. */
+  advance(): void {
+    const p = this.pending;
+    assert(p !== undefined, 'raw-node: advance() without a ready()');
+    this.pending = undefined;
+    this.persistedHardState = p.hardState;
+    if (p.last !== undefined) this.raft.persisted(p.last.index, p.last.term);
+    this.raft.log.appliedTo(p.applied);
+  }
+
+  /** A read-only view for tests, tools and dashboards. */
+  status(): Status {
+    const r = this.raft;
+    const progress: Record<NodeId, { match: number; next: number; state: string }> = {};
+    for (const [id, pr] of r.progress) progress[id] = { match: pr.match, next: pr.next, state: pr.state };
+    return {
+      id: r.id,
+      role: r.role,
+      term: r.term,
+      vote: r.vote,
+      lead: r.lead,
+      commit: r.log.commit,
+      applied: r.log.applied,
+      lastIndex: r.log.lastIndex(),
+      votes: Object.fromEntries(r.votes),
+      progress,
+    };
+  }
+}
+
+export interface Status {
+  readonly id: NodeId;
+  readonly role: Role;
+  readonly term: Term;
+  readonly vote: NodeId;
+  readonly lead: NodeId;
+  readonly commit: Index;
+  readonly applied: Index;
+  readonly lastIndex: Index;
+  /** The tally of the current or last won election, own vote included. */
+  readonly votes: Record<NodeId, boolean>;
+  readonly progress: Record<NodeId, { match: number; next: number; state: string }>;
+}

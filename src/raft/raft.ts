@@ -298,12 +298,12 @@ export class Raft {
     this.progress.clear();
   }
 
-  becomeFollower(t: Term, lead: NodeId): void {
+  becomeFollower(t: Term, lead: NodeId, reason = 'saw a higher term'): void {
     const wasLeader = this.role === Role.Leader;
     this.reset(t);
     this.lead = lead;
     this.setRole(Role.Follower);
-    if (wasLeader) this.traceStepDown('saw a higher term or lost its quorum');
+    if (wasLeader) this.config.trace?.({ type: 'step-down', node: this.id, term: this.term, reason });
   }
 
   private becomePreCandidate(): void {
@@ -342,10 +342,6 @@ export class Raft {
     this.config.trace?.({ type: 'role', node: this.id, role, term: this.term });
   }
 
-  private traceStepDown(reason: string): void {
-    this.config.trace?.({ type: 'step-down', node: this.id, term: this.term, reason });
-  }
-
   // ---- the leader (§5.3, §5.4) --------------------------------------------------------------
 
   private tickHeartbeat(): void {
@@ -354,8 +350,11 @@ export class Raft {
     if (this.electionElapsed >= this.config.electionTicks) {
       this.electionElapsed = 0;
       if (this.config.checkQuorum && !this.quorumActive()) {
-        this.becomeFollower(this.term, NONE);
-        this.traceStepDown('CheckQuorum: no majority heard from within an election timeout');
+        this.becomeFollower(
+          this.term,
+          NONE,
+          'CheckQuorum: no majority heard from within an election timeout',
+        );
         return;
       }
     }

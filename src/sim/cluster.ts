@@ -22,6 +22,8 @@ export interface ClusterOptions {
   readonly diskMin?: number;
   readonly diskMax?: number;
   readonly inflightMax?: number;
+  /** Payload bytes per AppendEntries; 1 sends one entry per message. */
+  readonly entryBytesMax?: number;
   /** How many recent events a failure report shows. */
   readonly traceMax?: number;
   /** Receives every timeline event as it happens (for the scenario printer). */
@@ -95,6 +97,7 @@ export class Cluster {
       diskMin: 1,
       diskMax: 2,
       inflightMax: 64,
+      entryBytesMax: 1 << 20,
       traceMax: 40,
       ...options,
     };
@@ -112,6 +115,7 @@ export class Cluster {
         preVote: this.opts.preVote,
         checkQuorum: this.opts.checkQuorum,
         inflightMax: this.opts.inflightMax,
+        entryBytesMax: this.opts.entryBytesMax,
         trace: (event) => this.emit({ at: this.now, kind: 'core', event }),
       }));
       this.nodes.set(id, node);

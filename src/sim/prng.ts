@@ -58,6 +58,16 @@ export class Prng implements Rng {
     return items[this.nextInt(items.length)]!;
   }
 
+  /** A shuffled copy (Fisher–Yates). */
+  shuffle<T>(items: readonly T[]): T[] {
+    const out = [...items];
+    for (let k = out.length - 1; k > 0; k--) {
+      const j = this.nextInt(k + 1);
+      [out[k], out[j]] = [out[j]!, out[k]!];
+    }
+    return out;
+  }
+
   /** A new generator whose sequence depends on this one's, for an independent stream. */
   fork(): Prng {
     return new Prng(this.nextU32());

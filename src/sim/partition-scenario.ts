@@ -1,0 +1,176 @@
+import type { TraceEvent } from '../raft/config.js';
+import { NotLeaderError } from '../raft/errors.js';
+import { type NodeId, Role } from '../raft/types.js';
+import { Cluster, type TimelineEvent } from './cluster.js';
+import { drawLog } from './format.js';
+
+/** How the deposed-leader scenario is played. */
+export interface PartitionScenarioOptions {
+  readonly seed?: number;
+  /** Crash the cut-off leader during the partition and restart it after the partition heals. */
+  readonly crashDuringPartition?: boolean;
+  readonly checkQuorum?: boolean;
+  readonly preVote?: boolean;
+  /** Receives the readable timeline, one line at a time. */
+  readonly print?: (line: string) => void;
+}
+
+/** What happened, for the tests to assert and the timeline to summarise. */
+export interface PartitionScenarioReport {
+  readonly cluster: Cluster;
+  readonly oldLeader: NodeId;
+  readonly oldTerm: number;
+  readonly newLeader: NodeId;
+  readonly newTerm: number;
+  /** Index and term the old leader gave each write it accepted while cut off. */
+  readonly strandedWrites: readonly { payload: string; index: number; term: number }[];
+  /** The old leader's commit index when the partition started and when it healed. */
+  readonly oldCommitAtCut: number;
+  readonly oldCommitAtHeal: number;
+  /** Virtual ms from the cut until the old leader stopped believing it leads (-1: never, before healing). */
+  readonly stepDownAfterMs: number;
+  /** Did the old leader become leader at any point after the heal? */
+  readonly oldLeaderWonAfterHeal: boolean;
+  readonly electionTimeoutMs: number;
+}
+
+const TICK_MS = 10;
+const ELECTION_TICKS = 10;
+
+/**
+ * The classic case from the study notes: leader A is cut off alone, {A} | {B, C}; A keeps taking
+ * writes that can never commit while B and C elect a leader in a higher term; when the partition
+ * heals A must not lead again and its uncommitted entries are overwritten — whether A stayed up
+ * or crashed and rebooted.
+ */
+export function runPartitionScenario(options: PartitionScenarioOptions = {}): PartitionScenarioReport {
+  const print = options.print;
+  const c = new Cluster({
+    seed: options.seed ?? 7,
+    checkQuorum: options.checkQuorum ?? true,
+    preVote: options.preVote ?? true,
+    tickMs: TICK_MS,
+    electionTicks: ELECTION_TICKS,
+    ...(print === undefined ? {} : { onEvent: (e: TimelineEvent) => print(formatEvent(e)) }),
+  });
+  const electionTimeoutMs = TICK_MS * ELECTION_TICKS;
+  const ids = [...c.nodes.keys()];
+  const must = (ok: boolean, what: string): void => {
+    if (!ok) throw new Error(`scenario seed ${c.seed}: ${what} did not happen in time`);
+  };
+
+  must(
+    c.runUntil(() => c.leader() !== undefined, 10 * electionTimeoutMs),
+    'a first election',
+  );
+  const a = c.leader()!;
+  const oldTerm = c.node(a).raw!.raft.term;
+  for (let k = 1; k <= 3; k++) c.propose(a, `x=${k}`);
+  must(
+    c.runUntil(
+      () => ids.every((id) => c.node(id).applied.length === c.node(a).lastIndex()),
+      electionTimeoutMs,
+    ),
+    'the first writes to commit everywhere',
+  );
+  showLogs(c, print, 'before the partition');
+
+  const others = ids.filter((id) => id !== a);
+  c.partition([a], others);
+  const cutAt = c.now;
+  const oldCommitAtCut = c.node(a).commit();
+  const strandedWrites: { payload: string; index: number; term: number }[] = [];
+  let stepDownAt = -1;
+  for (let k = 1; k <= 3; k++) {
+    c.runFor(20);
+    try {
+      const at = c.propose(a, `stranded=${k}`);
+      strandedWrites.push({ payload: `stranded=${k}`, index: at.index, term: at.term });
+      c.note(
+        `${a} accepted write "stranded=${k}" at index ${at.index} (term ${at.term}); it can never commit`,
+      );
+    } catch (err) {
+      if (!(err instanceof NotLeaderError)) throw err;
+    }
+  }
+  must(
+    c.runUntil(() => others.some((id) => c.node(id).raw?.raft.role === Role.Leader), 10 * electionTimeoutMs),
+    'an election on the majority side',
+  );
+  const newLeader = others.find((id) => c.node(id).raw?.raft.role === Role.Leader)!;
+  const newTerm = c.node(newLeader).raw!.raft.term;
+  c.propose(newLeader, 'x=4');
+  if (options.crashDuringPartition) {
+    c.runFor(50);
+    c.crash(a);
+  }
+  c.runUntil(() => {
+    if (stepDownAt < 0 && c.node(a).raw?.raft.role !== Role.Leader) stepDownAt = c.now;
+    return false;
+  }, 3 * electionTimeoutMs);
+  const oldCommitAtHeal = c.node(a).commit();
+  showLogs(c, print, 'during the partition');
+
+  c.heal();
+  if (options.crashDuringPartition) c.restart(a);
+  let oldLeaderWonAfterHeal = false;
+  const watchA = () => {
+    if (c.node(a).raw?.raft.role === Role.Leader) oldLeaderWonAfterHeal = true;
+  };
+  c.runUntil(() => {
+    watchA();
+    return false;
+  }, 2 * electionTimeoutMs);
+  // Let A try to win outright: with its stale log it cannot collect a majority (§5.4.1).
+  c.note(`${a} times out and campaigns`);
+  c.node(a).raw!.campaign();
+  c.runUntil(() => {
+    watchA();
+    return false;
+  }, 5 * electionTimeoutMs);
+  showLogs(c, print, 'after the partition healed');
+  return {
+    cluster: c,
+    oldLeader: a,
+    oldTerm,
+    newLeader,
+    newTerm,
+    strandedWrites,
+    oldCommitAtCut,
+    oldCommitAtHeal,
+    stepDownAfterMs: stepDownAt < 0 ? -1 : stepDownAt - cutAt,
+    oldLeaderWonAfterHeal,
+    electionTimeoutMs,
+  };
+}
+
+function showLogs(c: Cluster, print: ((line: string) => void) | undefined, when: string): void {
+  if (print === undefined) return;
+  print(`          ── logs ${when} (entry terms; "|" follows the commit index) ──`);
+  for (const n of c.nodes.values()) {
+    const r = n.raw?.raft;
+    const state = r === undefined ? 'down' : `${r.role} in term ${r.term}`;
+    print(`            ${n.id}: ${drawLog(n.terms(), n.commit()).padEnd(32)} ${state}`);
+  }
+}
+
+function formatEvent(e: TimelineEvent): string {
+  const at = `t=${String(e.at).padStart(5)}ms`;
+  if (e.kind === 'note') return `${at}  ** ${e.text}`;
+  return `${at}  ${describeCore(e.event)}`;
+}
+
+function describeCore(e: TraceEvent): string {
+  switch (e.type) {
+    case 'role':
+      return e.role === Role.Leader
+        ? `${e.node} LEADS term ${e.term}`
+        : `${e.node} is ${e.role} in term ${e.term}`;
+    case 'commit':
+      return `${e.node} commits through index ${e.commit}`;
+    case 'truncate':
+      return `${e.node} OVERWRITES its uncommitted entries from index ${e.from} (terms ${e.terms.join(',')})`;
+    case 'step-down':
+      return `${e.node} steps down in term ${e.term}: ${e.reason}`;
+  }
+}

@@ -27,10 +27,10 @@ export interface PartitionScenarioReport {
   /** The old leader's commit index when the partition started and when it healed. */
   readonly oldCommitAtCut: number;
   readonly oldCommitAtHeal: number;
-  /** Virtual ms from the cut until the old leader stopped believing it leads (-1: never, before healing). */
+  /** Virtual ms from the cut until the old leader stepped down (-1: not before the heal, or it crashed first). */
   readonly stepDownAfterMs: number;
-  /** Did the old leader become leader at any point after the heal? */
-  readonly oldLeaderWonAfterHeal: boolean;
+  /** Did the old leader lead again while its log still held a stranded write? (Must never happen.) */
+  readonly oldLeaderWonWithStaleLog: boolean;
   readonly electionTimeoutMs: number;
 }
 
@@ -45,13 +45,17 @@ const ELECTION_TICKS = 10;
  */
 export function runPartitionScenario(options: PartitionScenarioOptions = {}): PartitionScenarioReport {
   const print = options.print;
+  const stepDowns: { node: NodeId; at: number }[] = [];
   const c = new Cluster({
     seed: options.seed ?? 7,
     checkQuorum: options.checkQuorum ?? true,
     preVote: options.preVote ?? true,
     tickMs: TICK_MS,
     electionTicks: ELECTION_TICKS,
-    ...(print === undefined ? {} : { onEvent: (e: TimelineEvent) => print(formatEvent(e)) }),
+    onEvent: (e: TimelineEvent) => {
+      if (e.kind === 'core' && e.event.type === 'step-down') stepDowns.push({ node: e.event.node, at: e.at });
+      print?.(formatEvent(e));
+    },
   });
   const electionTimeoutMs = TICK_MS * ELECTION_TICKS;
   const ids = [...c.nodes.keys()];
@@ -80,7 +84,6 @@ export function runPartitionScenario(options: PartitionScenarioOptions = {}): Pa
   const cutAt = c.now;
   const oldCommitAtCut = c.node(a).commit();
   const strandedWrites: { payload: string; index: number; term: number }[] = [];
-  let stepDownAt = -1;
   for (let k = 1; k <= 3; k++) {
     c.runFor(20);
     try {
@@ -104,31 +107,32 @@ export function runPartitionScenario(options: PartitionScenarioOptions = {}): Pa
     c.runFor(50);
     c.crash(a);
   }
-  c.runUntil(() => {
-    if (stepDownAt < 0 && c.node(a).raw?.raft.role !== Role.Leader) stepDownAt = c.now;
-    return false;
-  }, 3 * electionTimeoutMs);
+  c.runFor(3 * electionTimeoutMs);
   const oldCommitAtHeal = c.node(a).commit();
   showLogs(c, print, 'during the partition');
 
+  const healAt = c.now;
   c.heal();
   if (options.crashDuringPartition) c.restart(a);
-  let oldLeaderWonAfterHeal = false;
+  // A holds a stale log as long as any stranded write is still in it.
+  const stale = () => strandedWrites.some((w) => sameData(c.node(a).entryAt(w.index)?.data, w.payload));
+  let oldLeaderWonWithStaleLog = false;
   const watchA = () => {
-    if (c.node(a).raw?.raft.role === Role.Leader) oldLeaderWonAfterHeal = true;
+    const r = c.node(a).raw?.raft;
+    if (r?.role === Role.Leader && r.term > oldTerm && stale()) oldLeaderWonWithStaleLog = true;
+    return false;
   };
-  c.runUntil(() => {
-    watchA();
-    return false;
-  }, 2 * electionTimeoutMs);
-  // Let A try to win outright: with its stale log it cannot collect a majority (§5.4.1).
-  c.note(`${a} times out and campaigns`);
-  c.node(a).raw!.campaign();
-  c.runUntil(() => {
-    watchA();
-    return false;
-  }, 5 * electionTimeoutMs);
+  // Before it hears from anyone, A times out and campaigns with its stale log (§5.4.1: it must lose).
+  if (c.node(a).raw!.raft.role === Role.Leader) {
+    c.note(`${a} still believes it leads term ${oldTerm}; its next heartbeat will meet the higher term`);
+  } else {
+    c.note(`${a} times out and campaigns with its stale log`);
+    c.node(a).raw!.campaign();
+  }
+  watchA();
+  c.runUntil(watchA, 6 * electionTimeoutMs);
   showLogs(c, print, 'after the partition healed');
+  const stepDown = stepDowns.find((s) => s.node === a && s.at >= cutAt && s.at < healAt);
   return {
     cluster: c,
     oldLeader: a,
@@ -138,10 +142,16 @@ export function runPartitionScenario(options: PartitionScenarioOptions = {}): Pa
     strandedWrites,
     oldCommitAtCut,
     oldCommitAtHeal,
-    stepDownAfterMs: stepDownAt < 0 ? -1 : stepDownAt - cutAt,
-    oldLeaderWonAfterHeal,
+    stepDownAfterMs: stepDown === undefined ? -1 : stepDown.at - cutAt,
+    oldLeaderWonWithStaleLog,
     electionTimeoutMs,
   };
+}
+
+const decoder = new TextDecoder();
+
+function sameData(data: Uint8Array | undefined, payload: string): boolean {
+  return data !== undefined && decoder.decode(data) === payload;
 }
 
 function showLogs(c: Cluster, print: ((line: string) => void) | undefined, when: string): void {

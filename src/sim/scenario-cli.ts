@@ -54,17 +54,17 @@ function main(argv: readonly string[]): number {
   console.log(
     r.stepDownAfterMs >= 0
       ? `  - ${a} stopped leading ${r.stepDownAfterMs}ms after the cut (election timeout ${r.electionTimeoutMs}ms).`
-      : `  - ${a} believed it led until the partition healed (CheckQuorum off).`,
+      : `  - ${a} did not step down before the partition healed (${values.crash ? 'it crashed' : 'CheckQuorum off'}).`,
   );
   console.log(
-    `  - after healing, ${a} ${r.oldLeaderWonAfterHeal ? 'WON an election (a bug!)' : 'never won an election'}; ` +
+    `  - after healing, ${a} ${r.oldLeaderWonWithStaleLog ? 'WON an election with its stale log (a bug!)' : 'could not win an election with its stale log'}; ` +
       `${survived.length === 0 ? 'none' : survived.length} of its stranded writes survived; ` +
       `committed log: ${committed.join(' ')}`,
   );
   console.log(
     '\nReplay another run: npm start -- --seed 3 --crash; randomized runs: npm run sim -- --seeds 1000',
   );
-  return r.oldLeaderWonAfterHeal || survived.length > 0 ? 1 : 0;
+  return r.oldLeaderWonWithStaleLog || survived.length > 0 ? 1 : 0;
 }
 
 process.exitCode = main(process.argv.slice(2));

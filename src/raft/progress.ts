@@ -58,6 +58,8 @@ export class Progress {
   probeSent = false;
   /** Heard from the peer since the last CheckQuorum round. */
   recentActive = false;
+  /** The highest commit index sent to the peer in an AppendEntries. */
+  sentCommit: Index = index(0);
   /** `match` when the previous heartbeat reply arrived; no change across two replies means a stall. */
   matchAtHeartbeat: Index = index(0);
   readonly inflights: Inflights;

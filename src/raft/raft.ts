@@ -407,8 +407,15 @@ export class Raft {
     if (!pr.maybeUpdate(m.index)) return;
     if (pr.state === ProgressState.Probe) pr.becomeReplicate();
     else pr.inflights.freeTo(m.index);
-    if (this.maybeCommit()) this.broadcastAppend(true);
-    else while (this.sendAppend(m.from, pr, false));
+    if (this.maybeCommit()) {
+      this.broadcastAppend(true);
+      return;
+    }
+    let sent = false;
+    while (this.sendAppend(m.from, pr, false)) sent = true;
+    // A follower that acked late missed the broadcast of the commit index: tell it now rather
+    // than at the next heartbeat.
+    if (!sent && pr.sentCommit < this.log.commit) this.sendAppend(m.from, pr, true);
   }
 
   /**
@@ -473,6 +480,7 @@ export class Raft {
     };
     this.msgs.push(msg);
     pr.sentEntries(index(prevIndex + entries.length), entries.length);
+    pr.sentCommit = this.log.commit;
     return true;
   }
 

@@ -83,12 +83,16 @@ export function randomRun(seed: number, options: RandomRunOptions = {}): RandomR
   c.network.faults = { loss: 0, duplicate: 0, delayMin: 1, delayMax: 3 };
   for (const id of ids) c.restart(id);
   const healedAt = c.now;
-  const leaderAtEnd = c.leader();
-  if (leaderAtEnd !== undefined) c.propose(leaderAtEnd, 'final');
-  const converged = c.runUntil(() => {
+  let converged = c.runUntil(() => {
     observe();
     return isConverged(c, ids);
   }, convergeMs);
+  // Liveness once healed: a new write commits and reaches every state machine.
+  if (converged) {
+    const ackedBefore = c.acked.length;
+    c.propose(c.leader()!, 'final');
+    converged = c.runUntil(() => c.acked.length > ackedBefore && isConverged(c, ids), convergeMs);
+  }
   if (!converged) {
     throw new SimulationFailure(
       seed,

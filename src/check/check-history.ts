@@ -22,7 +22,10 @@ export interface Violation {
   readonly stateAfterPrefix: string;
   /** The completed operation with the earliest return that is not in the prefix: it must come next. */
   readonly blocking: Operation;
-  /** Every operation called before {@link blocking} returned and not in the prefix. */
+  /**
+   * Every operation called before {@link blocking} returned and not in the prefix, except those of
+   * unknown outcome that would change nothing there.
+   */
   readonly unordered: readonly UnorderedOperation[];
 }
 
@@ -149,15 +152,18 @@ export function buildViolation<S>(
   }
   assert(blocking !== undefined, 'check: a violation leaves a completed operation unordered');
   const deadline = blocking.ret;
-  const unordered = ops
-    .filter((op) => !placed.has(op.id) && op.call <= deadline)
-    .map((op) => ({
-      op,
-      reason:
-        model.step(state, op) === undefined
-          ? `impossible when ${model.describeState(state)}`
-          : 'possible here, but no order of the remaining operations works after it',
-    }));
+  const unordered: UnorderedOperation[] = [];
+  for (const op of ops) {
+    if (placed.has(op.id) || op.call > deadline) continue;
+    const after = model.step(state, op);
+    // An operation of unknown outcome that would change nothing is as good as left out.
+    if (after !== undefined && op.outcome === 'unknown' && model.key(after) === model.key(state)) continue;
+    const reason =
+      after === undefined
+        ? `impossible when ${model.describeState(state)}`
+        : 'possible here, but no order of the remaining operations works after it';
+    unordered.push({ op, reason });
+  }
   return { prefix, stateAfterPrefix: model.describeState(state), blocking, unordered };
 }
 

@@ -1,0 +1,155 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { EXIT, guessFormat, main } from '../../src/check/cli.js';
+import { ev, on, toJsonl } from './build.js';
+
+let dir = '';
+const files = {
+  ok: '',
+  bad: '',
+  busy: '',
+  malformed: '',
+};
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'flotilla-check-cli-'));
+  const write = async (name: string, text: string): Promise<string> => {
+    const file = join(dir, name);
+    await writeFile(file, text);
+    return file;
+  };
+  const putOne = [ev(1, 0, 'invoke', 'put', 1), ev(2, 0, 'ok', 'put', 1)];
+  files.ok = await write(
+    'ok.jsonl',
+    toJsonl([...putOne, ev(3, 1, 'invoke', 'get'), ev(4, 1, 'ok', 'get', 1)]),
+  );
+  files.bad = await write(
+    'bad.jsonl',
+    toJsonl([...putOne, on('other', ev(3, 1, 'invoke', 'get')), on('other', ev(4, 1, 'ok', 'get', 5))]),
+  );
+  const busy = Array.from({ length: 8 }, (_, p) => [
+    ev(p, p, 'invoke', 'put', p),
+    ev(20 + p, p, 'ok', 'put', p),
+    ev(40 + p, p, 'invoke', 'get'),
+    ev(60 + p, p, 'ok', 'get', 7),
+  ]).flat();
+  files.busy = await write('busy.jsonl', toJsonl(busy));
+  files.malformed = await write('malformed.jsonl', `${toJsonl(putOne)}\n{"process": 1, "type":`);
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Runs `main` and captures what it prints. */
+async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(argv, { out: (t) => out.push(t), err: (t) => err.push(t) });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+describe('flotilla check', () => {
+  test('exits 0 for a linearizable history and prints only the summary', async () => {
+    const { code, out } = await run(files.ok);
+    expect(code).toBe(EXIT.linearizable);
+    expect(out.split('\n')).toHaveLength(1);
+    expect(out).toMatch(
+      /ok\.jsonl: 1 key, 2 operations, model kv, .*: 1 linearizable, 0 not, 0 unknown → LINEARIZABLE/,
+    );
+  });
+
+  test('exits 1 and names the key that is not linearizable', async () => {
+    const { code, out } = await run(files.bad);
+    expect(code).toBe(EXIT.notLinearizable);
+    const lines = out.split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(
+      /^key "other": NOT linearizable: get other → 5 \(process 1, lines 3–4\) cannot be ordered/,
+    );
+    expect(lines[1]).toMatch(/2 keys.*1 linearizable, 1 not, 0 unknown → NOT LINEARIZABLE/);
+  });
+
+  test('--explain adds the longest prefix and the reasons', async () => {
+    const { out } = await run(files.bad, '--explain');
+    expect(out).toMatch(/Nothing can come next/);
+    expect(out).toMatch(/impossible when the value is absent/);
+  });
+
+  test('exits 2 when the step budget runs out', async () => {
+    const { code, out } = await run(files.busy, '--steps-max', '1');
+    expect(code).toBe(EXIT.unknown);
+    expect(out).toMatch(/key "k": UNKNOWN: step budget exhausted \(stepsMax 1\)/);
+    expect((await run(files.busy, '--ms-max', '5000')).code).toBe(EXIT.linearizable);
+  });
+
+  test('--html writes the report', async () => {
+    const html = join(dir, 'report.html');
+    const { code, out } = await run(files.bad, '--html', html);
+    expect(code).toBe(EXIT.notLinearizable);
+    expect(out).toContain(`report: ${html}`);
+    expect(await readFile(html, 'utf8')).toContain('<svg');
+  });
+
+  test.each([
+    [[], /expected one HISTORY file, got 0/],
+    [['a', 'b'], /expected one HISTORY file, got 2/],
+    [['x.jsonl', '--bogus'], /Unknown option '--bogus'/],
+    [['x.jsonl', '--steps-max', '0'], /--steps-max must be a positive integer, got "0"/],
+    [['x.jsonl', '--ms-max', '1.5'], /--ms-max must be a positive integer/],
+    [['x.jsonl', '--format', 'csv'], /--format must be one of jsonl, jepsen-log, edn/],
+    [['x.jsonl', '--model', 'queue'], /--model must be one of kv, register, append/],
+    [['x.jsonl', '--model', 'toString'], /--model must be one of kv, register, append/],
+  ])('exits 64 on a usage error: %j', async (argv, message) => {
+    const { code, err } = await run(...argv);
+    expect(code).toBe(EXIT.usage);
+    expect(err).toMatch(message);
+    expect(err).toContain("Run 'flotilla check --help'");
+  });
+
+  test('--help prints usage with an example and exits 0', async () => {
+    const { code, out } = await run('--help');
+    expect(code).toBe(0);
+    expect(out).toMatch(/Usage: flotilla check HISTORY/);
+    expect(out).toMatch(/Example:\n {2}flotilla check history\.jsonl/);
+  });
+
+  test('exits 65 on a malformed history, naming the line', async () => {
+    const { code, err } = await run(files.malformed);
+    expect(code).toBe(EXIT.badHistory);
+    expect(err).toMatch(/malformed\.jsonl:3: not valid JSON/);
+  });
+
+  test('exits 65 when the model does not define an operation', async () => {
+    const { code, err } = await run(files.ok, '--model', 'register');
+    expect(code).toBe(EXIT.badHistory);
+    expect(err).toMatch(/the register model has no put/);
+  });
+
+  test('exits 66 when the history cannot be read', async () => {
+    const { code, err } = await run(join(dir, 'absent.jsonl'));
+    expect(code).toBe(EXIT.noInput);
+    expect(err).toMatch(/cannot read .*absent\.jsonl/);
+  });
+
+  test('guesses the format from the first line', () => {
+    expect(guessFormat('\n{"process":0}')).toBe('jsonl');
+    expect(guessFormat('{:process 0, :type :invoke}')).toBe('edn');
+    expect(guessFormat('INFO  jepsen.util - 0\t:invoke\t:read\tnil')).toBe('jepsen-log');
+  });
+
+  test('runs directly with tsx and returns the verdict as its exit status', () => {
+    const repo = fileURLToPath(new URL('../../', import.meta.url));
+    const tsx = join(repo, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+    const result = spawnSync(process.execPath, [tsx, join(repo, 'src', 'check', 'cli.ts'), files.bad], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(result.status, result.stderr).toBe(EXIT.notLinearizable);
+    expect(result.stdout).toMatch(/NOT LINEARIZABLE/);
+  });
+});

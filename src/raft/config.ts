@@ -7,6 +7,7 @@ export type TraceEvent =
   | { readonly type: 'role'; readonly node: NodeId; readonly role: string; readonly term: number }
   | { readonly type: 'truncate'; readonly node: NodeId; readonly from: number; readonly terms: number[] }
   | { readonly type: 'commit'; readonly node: NodeId; readonly commit: number }
+  | { readonly type: 'restore'; readonly node: NodeId; readonly index: number; readonly term: number }
   | { readonly type: 'step-down'; readonly node: NodeId; readonly term: number; readonly reason: string };
 
 /** How a core is set up. Durations are in ticks; the host decides how long a tick is. */
@@ -49,7 +50,8 @@ export function resolveConfig(c: RaftConfig): ResolvedConfig {
     inflightMax: 256,
     entryBytesMax: 1 << 20,
     committedBytesMax: 16 << 20,
-    ...c,
+    // An option given as undefined keeps its default.
+    ...(Object.fromEntries(Object.entries(c).filter(([, v]) => v !== undefined)) as RaftConfig),
   };
   if (r.id === '') throw new ConfigError('id must be a non-empty string');
   if (!r.voters.includes(r.id)) throw new ConfigError(`voters must include this node's id "${r.id}"`);

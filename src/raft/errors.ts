@@ -18,6 +18,15 @@ export class NotLeaderError extends FlotillaError {
   }
 }
 
+/** `propose` was called with no entries. */
+export class EmptyProposalError extends FlotillaError {
+  override readonly code = 'ERR_EMPTY_PROPOSAL';
+  constructor() {
+    super('propose needs at least one entry');
+    this.name = 'EmptyProposalError';
+  }
+}
+
 /** A configuration value is out of range; the message names the field and what it must be. */
 export class ConfigError extends FlotillaError {
   override readonly code = 'ERR_CONFIG';

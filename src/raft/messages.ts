@@ -1,4 +1,4 @@
-import type { Entry, Index, NodeId, Term } from './types.js';
+import type { Entry, Index, NodeId, SnapshotMeta, Term } from './types.js';
 
 interface Envelope {
   readonly from: NodeId;
@@ -52,12 +52,24 @@ export interface VoteResponseMessage extends Envelope {
   readonly reject: boolean;
 }
 
+/**
+ * InstallSnapshot (§7): the follower needs entries the leader has compacted away. The core sends
+ * only the snapshot's identity; the host streams the state machine's bytes alongside (in chunks,
+ * resumable) and steps this message into the follower's core once all of them have arrived.
+ * The follower answers with an AppendEntries reply (`index` = the snapshot's index).
+ */
+export interface SnapshotMessage extends Envelope {
+  readonly type: 'snapshot';
+  readonly snapshot: SnapshotMeta;
+}
+
 /** Every message the core sends or receives. */
 export type Message =
   | AppendMessage
   | AppendResponseMessage
   | HeartbeatMessage
   | HeartbeatResponseMessage
+  | SnapshotMessage
   | VoteMessage
   | VoteResponseMessage;
 
@@ -68,5 +80,5 @@ export type MessageType = Message['type'];
  * append is still being written (thesis §10.2.1). Everything else waits for persistence.
  */
 export function sendableBeforePersist(m: Message): boolean {
-  return m.type === 'app' || m.type === 'heartbeat';
+  return m.type === 'app' || m.type === 'heartbeat' || m.type === 'snapshot';
 }

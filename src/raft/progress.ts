@@ -7,6 +7,8 @@ export enum ProgressState {
   Probe = 'probe',
   /** The follower is known to match up to `match`: stream entries, up to `inflightMax` messages ahead. */
   Replicate = 'replicate',
+  /** The follower needs a snapshot: nothing else is sent until it reports the snapshot installed. */
+  Snapshot = 'snapshot',
 }
 
 /**
@@ -58,10 +60,16 @@ export class Progress {
   probeSent = false;
   /** Heard from the peer since the last CheckQuorum round. */
   recentActive = false;
+  /** In Snapshot state: the index of the snapshot being sent. */
+  pendingSnapshot: Index = index(0);
+  /** In Snapshot state: heartbeat replies seen since the snapshot was sent (to give up on a lost one). */
+  snapshotHeartbeats = 0;
   /** The highest commit index sent to the peer in an AppendEntries. */
   sentCommit: Index = index(0);
-  /** `match` when the previous heartbeat reply arrived; no change across two replies means a stall. */
+  /** `match` when the previous heartbeat reply arrived. */
   matchAtHeartbeat: Index = index(0);
+  /** Whether AppendEntries were in flight when the previous heartbeat reply arrived. */
+  inflightAtHeartbeat = false;
   readonly inflights: Inflights;
 
   constructor(next: Index, inflightMax: number) {
@@ -83,9 +91,24 @@ export class Progress {
     this.next = index(this.match + 1);
   }
 
+  becomeSnapshot(snapshotIndex: Index): void {
+    this.state = ProgressState.Snapshot;
+    this.probeSent = false;
+    this.inflights.reset();
+    this.pendingSnapshot = snapshotIndex;
+    this.snapshotHeartbeats = 0;
+  }
+
   /** No AppendEntries may be sent now: a probe is outstanding or the window is full. */
   isPaused(): boolean {
-    return this.state === ProgressState.Probe ? this.probeSent : this.inflights.full();
+    switch (this.state) {
+      case ProgressState.Probe:
+        return this.probeSent;
+      case ProgressState.Replicate:
+        return this.inflights.full();
+      case ProgressState.Snapshot:
+        return true;
+    }
   }
 
   /** An ack through `i` arrived. Returns whether it told us something new. */
@@ -119,6 +142,8 @@ export class Progress {
     if (this.state === ProgressState.Replicate) {
       if (rejected <= this.match) return false;
       this.becomeProbe();
+    } else if (this.state === ProgressState.Snapshot) {
+      return false;
     } else if (rejected !== this.next - 1) {
       return false;
     }

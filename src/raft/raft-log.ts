@@ -1,6 +1,6 @@
 import { assert } from './assert.js';
 import type { LogStorage } from './storage.js';
-import { type Entry, type Index, index, type Term, term } from './types.js';
+import { type Entry, type Index, index, type SnapshotMeta, type Term, term } from './types.js';
 
 /**
  * The log as the core sees it: a stable prefix in storage, an unstable suffix in memory that the
@@ -13,6 +13,8 @@ export class RaftLog {
   /** Entries not yet persisted; unstable[0] has index `unstableOffset`. */
   private unstable: Entry[] = [];
   private unstableOffset: Index;
+  /** A snapshot received from the leader that the host has not yet installed. */
+  private unstableSnapshot: SnapshotMeta | undefined;
   commit: Index;
   applied: Index;
 
@@ -22,12 +24,17 @@ export class RaftLog {
   ) {
     this.unstableOffset = index(storage.lastIndex() + 1);
     this.commit = storage.hardState().commit;
+    // A snapshot is committed and applied by definition; the state machine restored it at start.
+    const snapIndex = storage.snapshot()?.index ?? 0;
+    if (this.commit < snapIndex) this.commit = index(snapIndex);
+    if (applied < snapIndex) applied = index(snapIndex);
     this.applied = applied;
     assert(applied <= this.commit, `log: applied ${applied} <= commit ${this.commit}`);
   }
 
   firstIndex(): Index {
-    return this.storage.firstIndex();
+    const snap = this.unstableSnapshot;
+    return snap === undefined ? this.storage.firstIndex() : index(snap.index + 1);
   }
 
   lastIndex(): Index {
@@ -46,6 +53,8 @@ export class RaftLog {
       const e = this.unstable[i - this.unstableOffset];
       return e === undefined ? term(0) : e.term;
     }
+    const snap = this.unstableSnapshot;
+    if (snap !== undefined) return i === snap.index ? snap.term : term(0);
     if (i < this.storage.firstIndex() - 1) return term(0);
     return this.storage.term(i);
   }
@@ -107,7 +116,7 @@ export class RaftLog {
   /** The entry at `i`, or undefined when compacted or beyond the end. */
   entryAt(i: Index): Entry | undefined {
     if (i >= this.unstableOffset) return this.unstable[i - this.unstableOffset];
-    if (i < this.storage.firstIndex()) return undefined;
+    if (i < this.firstIndex()) return undefined;
     return this.storage.entries(i, index(i + 1), Number.POSITIVE_INFINITY)[0];
   }
 
@@ -133,6 +142,32 @@ export class RaftLog {
       bytes += e.data.length;
     }
     return out;
+  }
+
+  /**
+   * Replaces the whole log with a snapshot from the leader (§7): everything up to its index is
+   * committed and, once the host installs it, applied.
+   */
+  restore(snap: SnapshotMeta): void {
+    assert(
+      snap.index > this.commit,
+      `log: restoring snapshot ${snap.index} at or below commit ${this.commit}`,
+    );
+    this.unstableSnapshot = snap;
+    this.unstable = [];
+    this.unstableOffset = index(snap.index + 1);
+    this.commit = snap.index;
+    this.applied = snap.index;
+  }
+
+  /** The snapshot the host must install before persisting `unstableEntries()`. */
+  pendingSnapshot(): SnapshotMeta | undefined {
+    return this.unstableSnapshot;
+  }
+
+  /** The host installed the snapshot at `i` (its storage now starts there). */
+  snapshotInstalled(i: Index): void {
+    if (this.unstableSnapshot?.index === i) this.unstableSnapshot = undefined;
   }
 
   /** Entries the host must persist, in order; they replace any stored entries from their first index. */

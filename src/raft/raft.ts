@@ -1,11 +1,12 @@
 import { assert, assertNever } from './assert.js';
 import { type RaftConfig, type ResolvedConfig, resolveConfig } from './config.js';
-import { NotLeaderError } from './errors.js';
+import { EmptyProposalError, NotLeaderError } from './errors.js';
 import type {
   AppendMessage,
   AppendResponseMessage,
   HeartbeatMessage,
   Message,
+  SnapshotMessage,
   VoteMessage,
   VoteResponseMessage,
 } from './messages.js';
@@ -84,6 +85,7 @@ export class Raft {
    */
   propose(data: readonly Uint8Array[]): { term: Term; index: Index } {
     if (this.role !== Role.Leader) throw new NotLeaderError(this.lead === NONE ? undefined : this.lead);
+    if (data.length === 0) throw new EmptyProposalError();
     const first = index(this.log.lastIndex() + 1);
     const entries: Entry[] = new Array(data.length);
     for (let k = 0; k < data.length; k++) {
@@ -143,7 +145,7 @@ export class Raft {
     // A PreVote request carries the term its sender would campaign in, and a granted PreVote
     // reply echoes it: neither means anyone has reached that term (§9.6).
     if (m.type === 'pre-vote' || (m.type === 'pre-vote-resp' && !m.reject)) return true;
-    const lead = m.type === 'app' || m.type === 'heartbeat' ? m.from : NONE;
+    const lead = m.type === 'app' || m.type === 'heartbeat' || m.type === 'snapshot' ? m.from : NONE;
     this.becomeFollower(m.term, lead);
     return true;
   }
@@ -152,11 +154,12 @@ export class Raft {
   private stepLowerTerm(m: Message): void {
     switch (m.type) {
       case 'app':
+      case 'snapshot':
         this.send({
           type: 'app-resp',
           to: m.from,
           term: this.term,
-          index: m.prevIndex,
+          index: m.type === 'app' ? m.prevIndex : m.snapshot.index,
           reject: true,
           hintIndex: index(0),
           hintTerm: term(0),
@@ -187,6 +190,16 @@ export class Raft {
   // ---- voting (§5.2, §5.4.1, §9.6) ----------------------------------------------------------
 
   private handleVoteRequest(m: VoteMessage): void {
+    if (!this.voters.includes(m.from)) {
+      // Only a voter of our configuration can become our leader.
+      this.send({
+        type: m.type === 'vote' ? 'vote-resp' : 'pre-vote-resp',
+        to: m.from,
+        term: this.term,
+        reject: true,
+      });
+      return;
+    }
     const upToDate = this.log.isUpToDate(m.lastIndex, m.lastTerm);
     let grant: boolean;
     if (m.type === 'vote') {
@@ -256,6 +269,7 @@ export class Raft {
     switch (m.type) {
       case 'app':
       case 'heartbeat':
+      case 'snapshot':
         // A leader exists in our term (§5.2): it won; follow it.
         this.becomeFollower(this.term, m.from);
         this.stepFollower(m);
@@ -384,6 +398,7 @@ export class Raft {
         break;
       case 'app':
       case 'heartbeat':
+      case 'snapshot':
         assert(false, `raft: two leaders in term ${this.term}: ${this.id} and ${m.from}`);
         break;
       case 'vote':
@@ -405,8 +420,18 @@ export class Raft {
       return;
     }
     if (!pr.maybeUpdate(m.index)) return;
-    if (pr.state === ProgressState.Probe) pr.becomeReplicate();
-    else pr.inflights.freeTo(m.index);
+    switch (pr.state) {
+      case ProgressState.Probe:
+        pr.becomeReplicate();
+        break;
+      case ProgressState.Replicate:
+        pr.inflights.freeTo(m.index);
+        break;
+      case ProgressState.Snapshot:
+        // Installed (or the follower caught up some other way): continue with entries.
+        if (pr.match + 1 >= this.log.firstIndex()) pr.becomeProbe();
+        break;
+    }
     if (this.maybeCommit()) {
       this.broadcastAppend(true);
       return;
@@ -434,11 +459,18 @@ export class Raft {
     if (pr === undefined) return;
     pr.recentActive = true;
     pr.probeSent = false;
-    if (pr.state === ProgressState.Replicate && pr.match < this.log.lastIndex()) {
-      // Acks stopped while entries are outstanding: messages were lost. Probe again from match.
-      if (pr.match === pr.matchAtHeartbeat) pr.becomeProbe();
+    if (pr.state === ProgressState.Snapshot) {
+      // A snapshot not reported installed within an election timeout was lost: offer it again.
+      if (++pr.snapshotHeartbeats * this.config.heartbeatTicks < this.config.electionTicks) return;
+      pr.becomeProbe();
+    }
+    if (pr.state === ProgressState.Replicate && pr.inflightAtHeartbeat && pr.match === pr.matchAtHeartbeat) {
+      // Entries that were in flight a whole heartbeat round ago are still not acked: they were
+      // lost. Probe again from match.
+      pr.becomeProbe();
     }
     pr.matchAtHeartbeat = pr.match;
+    pr.inflightAtHeartbeat = pr.inflights.count > 0;
     if (pr.match < this.log.lastIndex()) this.sendAppend(from, pr, false);
   }
 
@@ -463,6 +495,7 @@ export class Raft {
   /** Sends the next AppendEntries to `to` unless paused. Returns whether a message was sent. */
   private sendAppend(to: NodeId, pr: Progress, sendIfEmpty: boolean): boolean {
     if (pr.isPaused()) return false;
+    if (pr.next < this.log.firstIndex()) return this.sendSnapshot(to, pr);
     const last = this.log.lastIndex();
     const entries =
       pr.next <= last ? this.log.slice(pr.next, index(last + 1), this.config.entryBytesMax) : [];
@@ -482,6 +515,28 @@ export class Raft {
     pr.sentEntries(index(prevIndex + entries.length), entries.length);
     pr.sentCommit = this.log.commit;
     return true;
+  }
+
+  /** §7: the entries the follower needs were compacted; send the snapshot that replaced them. */
+  private sendSnapshot(to: NodeId, pr: Progress): boolean {
+    const snapshot = this.log.storage.snapshot();
+    assert(snapshot !== undefined, `raft: log compacted to ${this.log.firstIndex()} without a snapshot`);
+    this.send({ type: 'snapshot', to, term: this.term, snapshot });
+    pr.becomeSnapshot(snapshot.index);
+    return true;
+  }
+
+  /**
+   * The host tells the leader how streaming a snapshot to `to` ended (its transport knows; the
+   * core does not). Either way the leader probes next; after a failure the probe finds the
+   * follower still behind and sends a snapshot again.
+   */
+  reportSnapshot(to: NodeId, ok: boolean): void {
+    const pr = this.progress.get(to);
+    if (this.role !== Role.Leader || pr === undefined || pr.state !== ProgressState.Snapshot) return;
+    pr.becomeProbe();
+    // After a success, wait for the follower's own reply to learn its match index.
+    if (ok) pr.probeSent = true;
   }
 
   private broadcastHeartbeat(): void {
@@ -507,6 +562,11 @@ export class Raft {
         this.lead = m.from;
         this.handleHeartbeat(m);
         break;
+      case 'snapshot':
+        this.electionElapsed = 0;
+        this.lead = m.from;
+        this.handleSnapshot(m);
+        break;
       case 'app-resp':
       case 'heartbeat-resp':
       case 'vote':
@@ -520,6 +580,7 @@ export class Raft {
   }
 
   private handleAppend(m: AppendMessage): void {
+    if (!wellFormed(m)) return; // A broken sender; the leader retransmits, and a codec rejects these first.
     const log = this.log;
     const reply = {
       type: 'app-resp',
@@ -571,6 +632,24 @@ export class Raft {
     return out;
   }
 
+  /** §7 InstallSnapshot on a follower. */
+  private handleSnapshot(m: SnapshotMessage): void {
+    const snap = m.snapshot;
+    const log = this.log;
+    if (snap.index > log.commit) {
+      if (log.matchTerm(snap.index, snap.term)) {
+        // We hold the snapshot's last entry, so everything before it matches: just commit.
+        log.commitTo(snap.index);
+      } else {
+        log.restore(snap);
+        this.config.trace?.({ type: 'restore', node: this.id, index: snap.index, term: snap.term });
+      }
+    }
+    // Acknowledged only after the host has installed the snapshot (messagesAfterPersist).
+    const reply = { type: 'app-resp', to: m.from, term: this.term, reject: false } as const;
+    this.send({ ...reply, index: log.commit, hintIndex: index(0), hintTerm: term(0) });
+  }
+
   private handleHeartbeat(m: HeartbeatMessage): void {
     this.log.commitTo(index(Math.min(m.commit, this.log.lastIndex())));
     this.send({ type: 'heartbeat-resp', to: m.from, term: this.term });
@@ -580,6 +659,17 @@ export class Raft {
     (m as unknown as { from: NodeId }).from = this.id;
     this.msgs.push(m as Message);
   }
+}
+
+/** Entries follow prevIndex one by one, in terms that never decrease and never pass the sender's. */
+function wellFormed(m: AppendMessage): boolean {
+  let t = m.prevTerm;
+  for (let k = 0; k < m.entries.length; k++) {
+    const e = m.entries[k]!;
+    if (e.index !== m.prevIndex + 1 + k || e.term < t || e.term > m.term) return false;
+    t = e.term;
+  }
+  return m.prevTerm <= m.term;
 }
 
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;

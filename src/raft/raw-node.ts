@@ -9,13 +9,15 @@ import {
   type Index,
   type NodeId,
   type Role,
+  type SnapshotMeta,
   type Term,
 } from './types.js';
 
 /**
  * What the host must do, in this order:
  * 1. send `messages` (the leader's AppendEntries and heartbeats) — in parallel with step 2;
- * 2. persist `entries` (replacing any stored entries from `entries[0].index` on) and `hardState`;
+ * 2. install `snapshot` if present (restore the state machine from the bytes that came with it
+ *    and make it durable), then persist `entries` (replacing any stored entries from `entries[0].index` on) and `hardState`;
  * 3. send `messagesAfterPersist` (votes, acks: they promise what step 2 made durable);
  * 4. apply `committedEntries` in order;
  * 5. call `advance()`.
@@ -25,6 +27,8 @@ export interface Ready {
   readonly lead: NodeId;
   /** Present only when term, vote or commit changed since the last Ready. */
   readonly hardState: HardState | undefined;
+  /** A snapshot from the leader to install before `entries`; it replaces the whole log. */
+  readonly snapshot: SnapshotMeta | undefined;
   /** Entries to persist BEFORE any message in `messagesAfterPersist` is sent. */
   readonly entries: readonly Entry[];
   /** Messages that may be sent before `entries` and `hardState` are durable (thesis §10.2.1). */
@@ -42,11 +46,18 @@ export interface Ready {
 export class RawNode {
   readonly raft: Raft;
   private persistedHardState: HardState;
-  private pending: { last?: { index: Index; term: Term }; hardState: HardState; applied: Index } | undefined;
+  /** Role and leader as the host last saw them in a Ready. */
+  private lastRole: Role;
+  private lastLead: NodeId;
+  private pending:
+    | { last?: { index: Index; term: Term }; hardState: HardState; applied: Index; snapshot?: Index }
+    | undefined;
 
   constructor(config: RaftConfig) {
     this.raft = new Raft(config);
     this.persistedHardState = config.storage.hardState();
+    this.lastRole = this.raft.role;
+    this.lastLead = this.raft.lead;
   }
 
   tick(): void {
@@ -61,6 +72,11 @@ export class RawNode {
     this.raft.campaign();
   }
 
+  /** How streaming a snapshot to `to` ended, as the host's transport saw it. */
+  reportSnapshot(to: NodeId, ok: boolean): void {
+    this.raft.reportSnapshot(to, ok);
+  }
+
   /** See Raft.propose: throws NotLeaderError unless this node leads. */
   propose(data: readonly Uint8Array[]): { term: Term; index: Index } {
     return this.raft.propose(data);
@@ -70,7 +86,10 @@ export class RawNode {
     const r = this.raft;
     return (
       r.msgs.length > 0 ||
+      r.role !== this.lastRole ||
+      r.lead !== this.lastLead ||
       r.log.unstableEntries().length > 0 ||
+      r.log.pendingSnapshot() !== undefined ||
       r.log.applied < r.log.commit ||
       !hardStateEqual(r.hardState(), this.persistedHardState)
     );
@@ -80,23 +99,28 @@ export class RawNode {
     assert(this.pending === undefined, 'raw-node: ready() called again before advance()');
     const r = this.raft;
     const hs = r.hardState();
+    const snapshot = r.log.pendingSnapshot();
     const entries = r.log.unstableEntries().slice();
     const committedEntries = r.log.nextCommitted(r.config.committedBytesMax);
     const messages: Message[] = [];
     const messagesAfterPersist: Message[] = [];
     for (const m of r.msgs) (sendableBeforePersist(m) ? messages : messagesAfterPersist).push(m);
     r.msgs = [];
+    this.lastRole = r.role;
+    this.lastLead = r.lead;
     const lastEntry = entries[entries.length - 1];
     const lastCommitted = committedEntries[committedEntries.length - 1];
     this.pending = {
       hardState: hs,
       applied: lastCommitted === undefined ? r.log.applied : lastCommitted.index,
       ...(lastEntry === undefined ? {} : { last: { index: lastEntry.index, term: lastEntry.term } }),
+      ...(snapshot === undefined ? {} : { snapshot: snapshot.index }),
     };
     return {
       role: r.role,
       lead: r.lead,
       hardState: hardStateEqual(hs, this.persistedHardState) ? undefined : hs,
+      snapshot,
       entries,
       messages,
       messagesAfterPersist,
@@ -110,6 +134,7 @@ export class RawNode {
     assert(p !== undefined, 'raw-node: advance() without a ready()');
     this.pending = undefined;
     this.persistedHardState = p.hardState;
+    if (p.snapshot !== undefined) this.raft.log.snapshotInstalled(p.snapshot);
     if (p.last !== undefined) this.raft.persisted(p.last.index, p.last.term);
     this.raft.log.appliedTo(p.applied);
   }

@@ -1,4 +1,4 @@
-import type { Entry, HardState, Index, Term } from './types.js';
+import type { Entry, HardState, Index, SnapshotMeta, Term } from './types.js';
 
 /**
  * What the core reads from stable storage. The host writes to it (Ready → persist) and the core
@@ -7,7 +7,9 @@ import type { Entry, HardState, Index, Term } from './types.js';
 export interface LogStorage {
   /** The hard state saved before the last restart. */
   hardState(): HardState;
-  /** The index of the first entry still held (1 on a log that was never compacted). */
+  /** The latest snapshot, if the log was ever compacted or a snapshot installed. */
+  snapshot(): SnapshotMeta | undefined;
+  /** The index of the first entry still held: snapshot index + 1 (1 on a log never compacted). */
   firstIndex(): Index;
   /** The index of the last persisted entry (firstIndex − 1 when empty). */
   lastIndex(): Index;

@@ -25,6 +25,16 @@ export interface Entry {
   readonly data: Uint8Array;
 }
 
+/**
+ * What identifies a snapshot: the last index and term it covers and the voters at that point.
+ * The state machine's bytes travel outside the core (the host streams them in chunks).
+ */
+export interface SnapshotMeta {
+  readonly index: Index;
+  readonly term: Term;
+  readonly voters: readonly NodeId[];
+}
+
 /** The state that must be on stable storage before any message that depends on it is sent. */
 export interface HardState {
   readonly term: Term;

@@ -1,7 +1,7 @@
 import type { TraceEvent } from '../raft/config.js';
 import type { Message } from '../raft/messages.js';
 import type { Ready } from '../raft/raw-node.js';
-import { type Index, type NodeId, Role, type Term } from '../raft/types.js';
+import { type Entry, type Index, type NodeId, Role, type Term } from '../raft/types.js';
 import { EventQueue } from './event-queue.js';
 import { describeMessage } from './format.js';
 import { SafetyChecker } from './invariants.js';
@@ -24,6 +24,10 @@ export interface ClusterOptions {
   readonly inflightMax?: number;
   /** Payload bytes per AppendEntries; 1 sends one entry per message. */
   readonly entryBytesMax?: number;
+  /** Snapshot a node's state machine once this many applied entries follow its last snapshot (0: never). */
+  readonly snapshotEntries?: number;
+  /** Entries kept behind a snapshot for slow followers. */
+  readonly retainEntries?: number;
   /** How many recent events a failure report shows. */
   readonly traceMax?: number;
   /** Receives every timeline event as it happens (for the scenario printer). */
@@ -37,7 +41,7 @@ export type TimelineEvent =
 
 type SimEvent =
   | { readonly kind: 'tick'; readonly node: SimNode; readonly epoch: number }
-  | { readonly kind: 'deliver'; readonly msg: Message }
+  | { readonly kind: 'deliver'; readonly msg: Message; readonly snapshot?: readonly Entry[] }
   | { readonly kind: 'persisted'; readonly node: SimNode; readonly epoch: number }
   | { readonly kind: 'action'; readonly label: string; readonly run: () => void };
 
@@ -98,6 +102,8 @@ export class Cluster {
       diskMax: 2,
       inflightMax: 64,
       entryBytesMax: 1 << 20,
+      snapshotEntries: 0,
+      retainEntries: 0,
       traceMax: 40,
       ...options,
     };
@@ -262,6 +268,8 @@ export class Cluster {
         const n = this.nodes.get(m.to)!;
         if (n.raw === undefined || this.network.isBlocked(m.from, m.to)) return;
         this.remember(() => `deliver ${describeMessage(m)}`);
+        // The snapshot's bytes came alongside (a real host streams them in chunks first).
+        if (m.type === 'snapshot') n.incoming = { meta: m.snapshot, data: ev.snapshot ?? [] };
         n.raw.step(m);
         this.drive(n);
         this.checkNode(n);
@@ -293,7 +301,7 @@ export class Cluster {
     while (raw.hasReady()) {
       const rd = raw.ready();
       for (const m of rd.messages) this.send(m);
-      if (rd.entries.length > 0 || rd.hardState !== undefined) {
+      if (rd.entries.length > 0 || rd.hardState !== undefined || rd.snapshot !== undefined) {
         n.inFlight = rd;
         const delay = this.rng.between(this.opts.diskMin, this.opts.diskMax);
         this.queue.push(this.now + delay, { kind: 'persisted', node: n, epoch: n.epoch });
@@ -314,11 +322,30 @@ export class Cluster {
       if (p.term === e.term) this.acked.push({ payload: p.payload, index: e.index, term: e.term });
     }
     n.raw!.advance();
+    const every = this.opts.snapshotEntries;
+    if (every > 0 && n.applied.length - (n.storage.snapshot()?.index ?? 0) >= every) {
+      n.takeSnapshot(this.opts.ids, this.opts.retainEntries);
+    }
   }
 
   private send(m: Message): void {
-    for (const d of this.network.delays(m.from, m.to))
-      this.queue.push(this.now + d, { kind: 'deliver', msg: m });
+    let snapshot: readonly Entry[] | undefined;
+    if (m.type === 'snapshot') {
+      const from = this.node(m.from);
+      snapshot = from.snapshotData;
+      if (snapshot.length !== m.snapshot.index) {
+        // A newer snapshot replaced the one the core asked for: like a real host that keeps only
+        // the newest, report the transfer failed so the leader offers the new one.
+        this.remember(`${m.from} cannot stream snapshot ${m.snapshot.index}: it holds ${snapshot.length}`);
+        from.raw?.reportSnapshot(m.to, false);
+        return;
+      }
+    }
+    for (const d of this.network.delays(m.from, m.to)) {
+      const ev: SimEvent =
+        snapshot === undefined ? { kind: 'deliver', msg: m } : { kind: 'deliver', msg: m, snapshot };
+      this.queue.push(this.now + d, ev);
+    }
   }
 
   private checkNode(n: SimNode): void {

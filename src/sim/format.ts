@@ -15,6 +15,8 @@ export function describeMessage(m: Message): string {
       return `${head} commit=${m.commit}`;
     case 'heartbeat-resp':
       return head;
+    case 'snapshot':
+      return `${head} snapshot through ${m.snapshot.index}/t${m.snapshot.term}`;
     case 'vote':
     case 'pre-vote':
       return `${head} last=${m.lastIndex}/t${m.lastTerm}`;

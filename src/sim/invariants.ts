@@ -49,7 +49,16 @@ export class SafetyChecker {
     const raw = n.raw;
     const restarted = n.epoch !== n.shadowEpoch;
     const last = n.lastIndex();
-    let firstChange = 1;
+    // Entries below `base` live in a snapshot; a snapshot holds only committed entries (its
+    // contents are checked entry by entry as the state machine's applied list).
+    const base = Math.max(1, n.firstIndex());
+    if (base - 1 > this.committed.length) {
+      throw new SafetyViolation(
+        INVARIANTS.stateMachineSafety,
+        `node ${n.id} holds a snapshot through ${base - 1}, beyond the committed ${this.committed.length}`,
+      );
+    }
+    let firstChange = base;
     const shadowLen = n.shadow.length;
     while (
       firstChange <= shadowLen &&
@@ -77,7 +86,7 @@ export class SafetyChecker {
         `node ${n.id} lost committed entry ${firstChange} (term ${this.committed[firstChange - 1]?.term})`,
       );
     }
-    n.verified = Math.min(n.verified, firstChange - 1);
+    n.verified = Math.max(Math.min(n.verified, firstChange - 1), base - 1);
     for (let i = firstChange; i <= last; i++) this.checkLogMatching(n, i);
     n.shadow.length = firstChange - 1;
     for (let i = firstChange; i <= last; i++) n.shadow.push(n.entryAt(i)!);
@@ -101,7 +110,7 @@ export class SafetyChecker {
   /** Entry (i, t) must always sit on the same entry at i − 1: by induction, equal prefixes. */
   private checkLogMatching(n: SimNode, i: number): void {
     const e = n.entryAt(i)!;
-    const prevTerm = i === 1 ? 0 : n.entryAt(i - 1)!.term;
+    const prevTerm = n.termAt(i - 1);
     let byTerm = this.canon.get(i);
     if (byTerm === undefined) {
       byTerm = new Map();

@@ -182,5 +182,7 @@ function describeCore(e: TraceEvent): string {
       return `${e.node} OVERWRITES its uncommitted entries from index ${e.from} (terms ${e.terms.join(',')})`;
     case 'step-down':
       return `${e.node} steps down in term ${e.term}: ${e.reason}`;
+    case 'restore':
+      return `${e.node} installs the leader's snapshot through index ${e.index} (term ${e.term})`;
   }
 }

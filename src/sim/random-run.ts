@@ -22,6 +22,8 @@ export interface RandomRunResult {
   readonly steps: number;
   readonly committed: number;
   readonly acked: number;
+  /** Snapshots that followers installed from a leader (InstallSnapshot). */
+  readonly snapshotsInstalled: number;
   /** Virtual ms from the start to the first leader. */
   readonly firstElectionMs: number;
   /** Virtual ms from healing every fault to a converged cluster (one leader, every log equal and applied). */
@@ -42,6 +44,7 @@ export function randomRun(seed: number, options: RandomRunOptions = {}): RandomR
   const size = plan.chance(0.7) ? 3 : 5;
   const ids = ['a', 'b', 'c', 'd', 'e'].slice(0, size);
   // Unless pinned, each seed draws its own settings so that every path of the core gets exercised.
+  let snapshotsInstalled = 0;
   const preVote = options.preVote ?? plan.chance(0.5);
   const checkQuorum = options.checkQuorum ?? plan.chance(0.5);
   const c = new Cluster({
@@ -51,7 +54,13 @@ export function randomRun(seed: number, options: RandomRunOptions = {}): RandomR
     checkQuorum,
     inflightMax: plan.pick([1, 4, 64]),
     entryBytesMax: plan.pick([1, 16, 1 << 20]),
-    ...(options.onEvent === undefined ? {} : { onEvent: options.onEvent }),
+    // Half the seeds compact their logs often, so that followers far behind need a snapshot.
+    snapshotEntries: plan.pick([0, 0, 0, 5, 20, 60]),
+    retainEntries: plan.pick([0, 3, 10]),
+    onEvent: (e) => {
+      if (e.kind === 'core' && e.event.type === 'restore') snapshotsInstalled++;
+      options.onEvent?.(e);
+    },
   });
   const faults: string[] = [];
   let written = 0;
@@ -111,6 +120,7 @@ export function randomRun(seed: number, options: RandomRunOptions = {}): RandomR
     steps: c.steps,
     committed: c.checker.committed.length,
     acked: c.acked.length,
+    snapshotsInstalled,
     firstElectionMs,
     recoveryMs: c.now - healedAt,
     faults,

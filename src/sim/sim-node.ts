@@ -1,6 +1,6 @@
 import type { RaftConfig } from '../raft/config.js';
 import { RawNode, type Ready } from '../raft/raw-node.js';
-import { type Entry, type Index, type NodeId, Role } from '../raft/types.js';
+import { type Entry, type Index, index, type NodeId, Role, type SnapshotMeta } from '../raft/types.js';
 import { MemoryStorage } from '../storage/memory-storage.js';
 
 /**
@@ -14,8 +14,15 @@ export class SimNode {
   epoch = 0;
   /** A Ready whose persistence is in progress on the simulated disk. */
   inFlight: Ready | undefined;
-  /** applied[i - 1] is the entry applied at index i. */
+  /**
+   * The state machine: applied[i - 1] is the entry applied at index i. Keeping the entries
+   * themselves lets the checker verify a restored snapshot entry by entry.
+   */
   applied: Entry[] = [];
+  /** The durable snapshot: the state machine as it was at `snapshot.index` (survives crashes). */
+  snapshotData: readonly Entry[] = [];
+  /** A snapshot that arrived from the leader and awaits its Ready. */
+  incoming: { meta: SnapshotMeta; data: readonly Entry[] } | undefined;
   appliedChecked = 0;
   // What the invariant checker saw at its last look at this node.
   shadow: Entry[] = [];
@@ -35,27 +42,49 @@ export class SimNode {
   }
 
   start(): void {
-    this.applied = [];
+    // The state machine restarts from the snapshot; the core replays the committed entries after it.
+    this.applied = this.snapshotData.slice();
     this.appliedChecked = 0;
-    this.raw = new RawNode(this.makeConfig(this.storage, this.epoch));
+    this.incoming = undefined;
+    this.raw = new RawNode({
+      ...this.makeConfig(this.storage, this.epoch),
+      applied: index(this.applied.length),
+    });
   }
 
   /** Loses everything not on the disk: the core, the in-flight write, the state machine. */
   crash(): void {
     this.raw = undefined;
     this.inFlight = undefined;
+    this.incoming = undefined;
     this.applied = [];
     this.appliedChecked = 0;
     this.epoch++;
   }
 
-  /** The entry at `i` in the core's log (persisted or not), without copying. */
+  /** The first index the core's log holds (everything before is in a snapshot). */
+  firstIndex(): number {
+    return this.raw === undefined ? this.storage.firstIndex() : this.raw.raft.log.firstIndex();
+  }
+
+  /** The entry at `i` in the core's log (persisted or not), without copying; undefined if compacted. */
   entryAt(i: number): Entry | undefined {
     const raw = this.raw;
-    if (raw === undefined) return this.storage.allEntries()[i - 1];
-    const persisted = raw.raft.log.persistedIndex();
-    if (i > persisted) return raw.raft.log.unstableEntries()[i - persisted - 1];
-    return this.storage.allEntries()[i - 1];
+    if (raw !== undefined) {
+      const persisted = raw.raft.log.persistedIndex();
+      if (i > persisted) return raw.raft.log.unstableEntries()[i - persisted - 1];
+      if (i < raw.raft.log.firstIndex()) return undefined;
+    }
+    const first = this.storage.firstIndex();
+    return i < first ? undefined : this.storage.allEntries()[i - first];
+  }
+
+  /** The term at `i`, including the snapshot boundary. */
+  termAt(i: number): number {
+    if (i === 0) return 0;
+    const e = this.entryAt(i);
+    if (e !== undefined) return e.term;
+    return this.raw === undefined ? this.storage.term(index(i)) : this.raw.raft.log.term(index(i));
   }
 
   lastIndex(): number {
@@ -64,15 +93,37 @@ export class SimNode {
 
   /** Writes a Ready's entries and hard state to the disk (the simulated fdatasync completed). */
   persist(rd: Ready): void {
+    if (rd.snapshot !== undefined) {
+      const got = this.incoming;
+      if (got === undefined || got.meta.index !== rd.snapshot.index) {
+        throw new Error(`sim: ${this.id} must install snapshot ${rd.snapshot.index} but holds none`);
+      }
+      this.storage.applySnapshot(rd.snapshot);
+      this.snapshotData = got.data;
+      this.applied = got.data.slice();
+      this.appliedChecked = 0;
+      this.incoming = undefined;
+    }
     this.storage.append(rd.entries);
     if (rd.hardState !== undefined) this.storage.setHardState(rd.hardState);
   }
 
+  /** Entry terms from index 1; compacted entries are shown by the state machine's copy. */
   terms(): number[] {
     const out: number[] = [];
     const last = this.lastIndex();
-    for (let i = 1; i <= last; i++) out.push(this.entryAt(i)!.term);
+    for (let i = 1; i <= last; i++) out.push(this.entryAt(i)?.term ?? this.applied[i - 1]?.term ?? 0);
     return out;
+  }
+
+  /** Takes a snapshot of the state machine at its applied index and compacts the log behind it. */
+  takeSnapshot(voters: readonly string[], retainEntries: number): void {
+    const at = this.applied.length;
+    const last = this.applied[at - 1];
+    if (last === undefined) return;
+    this.snapshotData = this.applied.slice();
+    this.storage.setSnapshot({ index: last.index, term: last.term, voters });
+    this.storage.compact(index(Math.max(0, Math.min(at - retainEntries, this.storage.lastIndex()))));
   }
 
   commit(): Index {

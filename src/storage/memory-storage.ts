@@ -1,6 +1,15 @@
 import { assert } from '../raft/assert.js';
 import type { LogStorage } from '../raft/storage.js';
-import { type Entry, type HardState, type Index, index, NONE, type Term, term } from '../raft/types.js';
+import {
+  type Entry,
+  type HardState,
+  type Index,
+  index,
+  NONE,
+  type SnapshotMeta,
+  type Term,
+  term,
+} from '../raft/types.js';
 
 /**
  * Storage held in memory: what a host writes here counts as durable. The simulator uses one per
@@ -13,6 +22,51 @@ export class MemoryStorage implements LogStorage {
   private offsetIndex: Index = index(0);
   private offsetTerm: Term = term(0);
   private hard: HardState = { term: term(0), vote: NONE, commit: index(0) };
+  private snap: SnapshotMeta | undefined;
+
+  snapshot(): SnapshotMeta | undefined {
+    return this.snap;
+  }
+
+  /**
+   * Records a snapshot this node made of its own state machine at `meta.index` (≤ applied). The
+   * entries stay until `compact` drops them, so a tail can be kept for slow followers.
+   */
+  setSnapshot(meta: SnapshotMeta): void {
+    assert(
+      meta.index <= this.lastIndex(),
+      `memory-storage: snapshot ${meta.index} beyond last ${this.lastIndex()}`,
+    );
+    if (this.snap === undefined || meta.index > this.snap.index) this.snap = meta;
+  }
+
+  /** Drops the entries up to `throughIndex`, which the latest snapshot must cover. */
+  compact(throughIndex: Index): void {
+    if (throughIndex <= this.offsetIndex) return;
+    assert(
+      this.snap !== undefined && throughIndex <= this.snap.index,
+      `memory-storage: compact ${throughIndex} beyond the snapshot`,
+    );
+    const t = this.term(throughIndex);
+    this.entriesHeld = this.entriesHeld.slice(throughIndex - this.offsetIndex);
+    this.offsetIndex = throughIndex;
+    this.offsetTerm = t;
+  }
+
+  /**
+   * Installs a snapshot received from the leader: the log up to `meta.index` is replaced by it;
+   * entries after it are kept only if the log agrees with the snapshot's last entry.
+   */
+  applySnapshot(meta: SnapshotMeta): void {
+    if (this.snap !== undefined && meta.index <= this.snap.index) return;
+    const keep =
+      meta.index > this.offsetIndex && meta.index < this.lastIndex() && this.term(meta.index) === meta.term;
+    this.entriesHeld = keep ? this.entriesHeld.slice(meta.index - this.offsetIndex) : [];
+    this.offsetIndex = meta.index;
+    this.offsetTerm = meta.term;
+    this.snap = meta;
+    if (this.hard.commit < meta.index) this.hard = { ...this.hard, commit: meta.index };
+  }
 
   hardState(): HardState {
     return this.hard;

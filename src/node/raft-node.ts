@@ -1,0 +1,427 @@
+import { randomInt } from 'node:crypto';
+import { type FlotillaError, NotLeaderError } from '../raft/errors.js';
+import type { Message } from '../raft/messages.js';
+import { RawNode, type Ready } from '../raft/raw-node.js';
+import {
+  type Entry,
+  EntryKind,
+  type Index,
+  index,
+  NONE,
+  type NodeId,
+  type Rng,
+  Role,
+  type SnapshotMeta,
+  type Term,
+} from '../raft/types.js';
+import {
+  NoLeaderError,
+  OutcomeUnknownError,
+  OverloadedError,
+  ProposalDroppedError,
+  StoppedError,
+} from './errors.js';
+import { decodeForwardReply, encodeForwardReply, type ResultCodec } from './forward.js';
+import type { NodeStorage } from './node-storage.js';
+import type { StateMachine } from './state-machine.js';
+import type { NodeTransport } from './transport.js';
+
+/** Where a node's logs go; defaults to nothing. */
+export interface NodeLogger {
+  info(msg: string): void;
+  warn(msg: string): void;
+  error(msg: string): void;
+}
+
+/** How a RaftNode is set up. Durations are in milliseconds of wall-clock time. */
+export interface RaftNodeOptions<R> {
+  readonly id: NodeId;
+  /** Every voter, this node included. */
+  readonly voters: readonly NodeId[];
+  readonly stateMachine: StateMachine<R>;
+  /** How results travel from the leader back to a follower that forwarded a command. */
+  readonly resultCodec: ResultCodec<R>;
+  readonly storage: NodeStorage;
+  readonly transport: NodeTransport;
+  /** One tick of the core; the election timeout is electionTicks of these (default 100 ms). */
+  readonly tickMs?: number;
+  readonly electionTicks?: number;
+  readonly heartbeatTicks?: number;
+  /** Proposals waiting to be proposed or applied; beyond this, callers get OverloadedError. */
+  readonly proposalQueueMax?: number;
+  /** Snapshot the state machine after this many applied entries (0: never). */
+  readonly snapshotEntries?: number;
+  /** Entries kept behind a snapshot so that slow followers need not be sent one. */
+  readonly retainEntries?: number;
+  /** How long a follower waits for the leader to answer a forwarded command. */
+  readonly forwardTimeoutMs?: number;
+  readonly rng?: Rng;
+  readonly logger?: NodeLogger;
+}
+
+/** A snapshot of what a node knows, for status endpoints and tests. */
+export interface NodeStatus {
+  readonly id: NodeId;
+  readonly role: Role;
+  readonly term: Term;
+  readonly leader: NodeId | undefined;
+  readonly commitIndex: Index;
+  readonly appliedIndex: Index;
+  readonly voters: readonly NodeId[];
+}
+
+interface Waiting<R> {
+  readonly term: Term;
+  readonly resolve: (r: R) => void;
+  readonly reject: (e: Error) => void;
+}
+
+interface Queued<R> {
+  readonly command: Uint8Array;
+  readonly resolve: (r: R) => void;
+  readonly reject: (e: Error) => void;
+}
+
+const quietLogger: NodeLogger = { info() {}, warn() {}, error() {} };
+
+/**
+ * The host loop that drives a Raft core over real time, a real disk and a real network:
+ * ticks from a timer; proposals from one event-loop turn batched into one Ready; each Ready
+ * handled in DESIGN.md's order (send the leader's appends ∥ persist → send acks → apply →
+ * advance); each proposal's promise resolved with its result once applied.
+ */
+export class RaftNode<R> {
+  readonly id: NodeId;
+  private readonly core: RawNode;
+  private readonly opts: Required<Omit<RaftNodeOptions<R>, 'rng' | 'logger'>> & { logger: NodeLogger };
+  private readonly queue: Queued<R>[] = [];
+  private readonly waiting = new Map<number, Waiting<R>>();
+  private ticker: NodeJS.Timeout | undefined;
+  private scheduled = false;
+  private busy = false;
+  private stopped = false;
+  private failed: Error | undefined;
+  private lastAppliedTerm: Term;
+  private snapshotting = false;
+  private lastSnapshotIndex: number;
+
+  constructor(options: RaftNodeOptions<R>) {
+    this.opts = {
+      tickMs: 100,
+      electionTicks: 10,
+      heartbeatTicks: 1,
+      proposalQueueMax: 10_000,
+      snapshotEntries: 10_000,
+      retainEntries: 1_000,
+      forwardTimeoutMs: 5_000,
+      ...options,
+      logger: options.logger ?? quietLogger,
+    };
+    this.id = options.id;
+    const storage = options.storage;
+    const snap = storage.snapshot();
+    this.lastSnapshotIndex = snap?.index ?? 0;
+    this.lastAppliedTerm = snap?.term ?? (0 as Term);
+    this.core = new RawNode({
+      id: options.id,
+      voters: options.voters,
+      storage,
+      rng: options.rng ?? { nextInt: (n) => randomInt(n) },
+      electionTicks: this.opts.electionTicks,
+      heartbeatTicks: this.opts.heartbeatTicks,
+      applied: index(this.lastSnapshotIndex),
+    });
+  }
+
+  /** Restores the state machine from the latest snapshot, then starts ticking and serving peers. */
+  async start(): Promise<void> {
+    const snap = this.opts.storage.snapshot();
+    if (snap !== undefined) await this.opts.stateMachine.restore(this.opts.storage.openSnapshot(snap, 0));
+    const t = this.opts.transport;
+    t.onMessage((m) => this.onMessage(m));
+    t.onRequest((from, payload) => this.onForward(from, payload));
+    t.onSnapshot((from, meta, chunks) => this.receiveSnapshot(from, meta, chunks));
+    await t.start();
+    this.ticker = setInterval(() => {
+      this.core.tick();
+      this.schedule();
+    }, this.opts.tickMs);
+    this.schedule();
+  }
+
+  /** Stops ticking and serving; pending proposals fail with an unknown outcome. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.ticker);
+    this.failAll(new OutcomeUnknownError('the node stopped'));
+    await this.opts.transport.stop();
+    await this.opts.storage.close();
+  }
+
+  /** Starts an election now instead of waiting for a timeout (tests, leadership hand-over). */
+  campaign(): void {
+    this.core.campaign();
+    this.schedule();
+  }
+
+  status(): NodeStatus {
+    const s = this.core.status();
+    return {
+      id: s.id,
+      role: s.role,
+      term: s.term,
+      leader: s.lead === NONE ? undefined : s.lead,
+      commitIndex: s.commit,
+      appliedIndex: s.applied,
+      voters: this.opts.voters,
+    };
+  }
+
+  isLeader(): boolean {
+    return this.core.raft.role === Role.Leader;
+  }
+
+  /**
+   * Replicates `command` and resolves with the state machine's result once it is applied here.
+   * On a follower, the command is forwarded to the leader over the peer connection.
+   * Errors: NoLeaderError / OverloadedError / NotLeaderError (never proposed: retry),
+   * ProposalDroppedError (not applied: retry), OutcomeUnknownError (may apply: retry idempotently).
+   */
+  propose(command: Uint8Array): Promise<R> {
+    if (this.failed !== undefined) return Promise.reject(this.failed);
+    if (this.stopped) return Promise.reject(new StoppedError());
+    if (this.core.raft.role !== Role.Leader) return this.forward(command);
+    if (this.queue.length + this.waiting.size >= this.opts.proposalQueueMax) {
+      return Promise.reject(new OverloadedError(this.queue.length + this.waiting.size));
+    }
+    return new Promise<R>((resolve, reject) => {
+      this.queue.push({ command, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  // ---- the loop -----------------------------------------------------------------------------
+
+  private schedule(): void {
+    if (this.scheduled || this.stopped) return;
+    this.scheduled = true;
+    // setImmediate runs after this turn's I/O callbacks: every proposal of the turn is queued by then.
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.run();
+    });
+  }
+
+  private async run(): Promise<void> {
+    if (this.busy || this.stopped || this.failed !== undefined) return;
+    this.busy = true;
+    try {
+      this.flushProposals();
+      while (this.core.hasReady() && !this.stopped) {
+        await this.handleReady(this.core.ready());
+        this.flushProposals();
+      }
+    } catch (err) {
+      this.fail(err as Error);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** All proposals of the turn go into the log together: one Ready, one write, one fsync. */
+  private flushProposals(): void {
+    if (this.queue.length === 0) return;
+    const batch = this.queue.splice(0);
+    if (this.core.raft.role !== Role.Leader) {
+      const err = new NotLeaderError(this.leaderOrUndefined());
+      for (const q of batch) q.reject(err);
+      return;
+    }
+    const at = this.core.propose(batch.map((q) => q.command));
+    batch.forEach((q, k) => {
+      this.waiting.set(at.index + k, { term: at.term, resolve: q.resolve, reject: q.reject });
+    });
+  }
+
+  private async handleReady(rd: Ready): Promise<void> {
+    const { storage, transport } = this.opts;
+    this.send(rd.messages);
+    if (rd.snapshot !== undefined) {
+      await this.opts.stateMachine.restore(storage.openSnapshot(rd.snapshot, 0));
+      await storage.installSnapshot(rd.snapshot);
+      this.lastSnapshotIndex = rd.snapshot.index;
+      this.lastAppliedTerm = rd.snapshot.term;
+      for (const [i, w] of this.waiting) {
+        if (i <= rd.snapshot.index) {
+          this.waiting.delete(i);
+          w.reject(new OutcomeUnknownError('a snapshot replaced this node\u2019s log'));
+        }
+      }
+    }
+    if (rd.entries.length > 0 || rd.hardState !== undefined) await storage.save(rd.entries, rd.hardState);
+    transport.send(rd.messagesAfterPersist);
+    for (const e of rd.committedEntries) this.apply(e);
+    this.core.advance();
+    if (rd.role !== Role.Leader) this.rejectQueued();
+    this.maybeSnapshot();
+  }
+
+  private apply(e: Entry): void {
+    let result: R | undefined;
+    if (e.kind === EntryKind.Normal) result = this.opts.stateMachine.apply(e.data, e.index);
+    this.lastAppliedTerm = e.term;
+    const w = this.waiting.get(e.index);
+    if (w === undefined) return;
+    this.waiting.delete(e.index);
+    if (w.term === e.term) w.resolve(result as R);
+    else w.reject(new ProposalDroppedError(e.index));
+  }
+
+  /** Leader messages go out at once; a snapshot message goes after its bytes have been streamed. */
+  private send(messages: readonly Message[]): void {
+    const plain: Message[] = [];
+    for (const m of messages) {
+      if (m.type !== 'snapshot') {
+        plain.push(m);
+        continue;
+      }
+      const open = (offset: number) => this.opts.storage.openSnapshot(m.snapshot, offset);
+      this.opts.transport.sendSnapshot(m.to, m.snapshot, open).then(
+        (ok) => {
+          if (ok) this.opts.transport.send([m]);
+          this.core.reportSnapshot(m.to, ok);
+          this.schedule();
+        },
+        (err: Error) => {
+          this.opts.logger.warn(`snapshot ${m.snapshot.index} to ${m.to} failed: ${err.message}`);
+          this.core.reportSnapshot(m.to, false);
+          this.schedule();
+        },
+      );
+    }
+    if (plain.length > 0) this.opts.transport.send(plain);
+  }
+
+  private onMessage(m: Message): void {
+    if (this.stopped || this.failed !== undefined) return;
+    if (m.type === 'snapshot' && !this.receivedSnapshots.has(m.snapshot.index)) {
+      // The bytes have not arrived (or not been made durable): let the leader send them again.
+      return;
+    }
+    this.core.step(m);
+    this.schedule();
+  }
+
+  // ---- snapshots ----------------------------------------------------------------------------
+
+  private readonly receivedSnapshots = new Set<number>();
+
+  private async receiveSnapshot(
+    from: NodeId,
+    meta: SnapshotMeta,
+    chunks: AsyncIterable<Uint8Array>,
+  ): Promise<void> {
+    const sink = this.opts.storage.createSnapshot(meta);
+    try {
+      for await (const chunk of chunks) await sink.write(chunk);
+      await sink.commit();
+      this.receivedSnapshots.add(meta.index);
+      this.opts.logger.info(`received snapshot ${meta.index} (term ${meta.term}) from ${from}`);
+    } catch (err) {
+      await sink.abort();
+      throw err;
+    }
+  }
+
+  /** Snapshots the state machine every `snapshotEntries` applied entries, then compacts the log. */
+  private maybeSnapshot(): void {
+    const every = this.opts.snapshotEntries;
+    const applied = this.core.raft.log.applied;
+    if (every <= 0 || this.snapshotting || applied - this.lastSnapshotIndex < every) return;
+    this.snapshotting = true;
+    const meta = { index: applied, term: this.lastAppliedTerm, voters: this.opts.voters };
+    const chunks = this.opts.stateMachine.snapshot(); // captures the state now, streams later
+    const storage = this.opts.storage;
+    void (async () => {
+      const sink = storage.createSnapshot(meta);
+      try {
+        for await (const chunk of chunks) await sink.write(chunk);
+        await sink.commit();
+        const compactTo = index(Math.max(storage.firstIndex() - 1, applied - this.opts.retainEntries));
+        await storage.compactLog(meta, compactTo);
+        this.lastSnapshotIndex = applied;
+      } catch (err) {
+        await sink.abort().catch(() => {});
+        this.fail(err as Error);
+      } finally {
+        this.snapshotting = false;
+      }
+    })();
+  }
+
+  // ---- forwarding (a follower's writes go to the leader over the peer connection) -----------
+
+  private leaderOrUndefined(): NodeId | undefined {
+    const lead = this.core.raft.lead;
+    return lead === NONE ? undefined : lead;
+  }
+
+  private async forward(command: Uint8Array): Promise<R> {
+    const lead = this.leaderOrUndefined();
+    if (lead === undefined) throw new NoLeaderError();
+    let reply: Uint8Array;
+    try {
+      reply = await this.opts.transport.request(lead, command, this.opts.forwardTimeoutMs);
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === 'ERR_PEER_UNAVAILABLE') throw new NoLeaderError();
+      throw new OutcomeUnknownError(`forwarding to leader ${lead} failed (${(err as Error).message})`);
+    }
+    return decodeForwardReply(reply, this.opts.resultCodec);
+  }
+
+  private async onForward(from: NodeId, command: Uint8Array): Promise<Uint8Array> {
+    if (this.core.raft.role !== Role.Leader) {
+      return encodeForwardReply(
+        { error: new NotLeaderError(this.leaderOrUndefined()) },
+        this.opts.resultCodec,
+      );
+    }
+    try {
+      const result = await this.propose(command);
+      return encodeForwardReply({ result }, this.opts.resultCodec);
+    } catch (err) {
+      this.opts.logger.info(`forwarded command from ${from} failed: ${(err as Error).message}`);
+      return encodeForwardReply({ error: err as FlotillaError }, this.opts.resultCodec);
+    }
+  }
+
+  // ---- failure ------------------------------------------------------------------------------
+
+  private rejectQueued(): void {
+    if (this.queue.length === 0) return;
+    const err = new NotLeaderError(this.leaderOrUndefined());
+    for (const q of this.queue.splice(0)) q.reject(err);
+  }
+
+  private failAll(err: Error): void {
+    for (const q of this.queue.splice(0)) q.reject(err);
+    for (const w of this.waiting.values()) w.reject(err);
+    this.waiting.clear();
+  }
+
+  /** A storage failure (a failed fsync above all) is fatal: continuing could lose acknowledged data. */
+  private fail(err: Error): void {
+    if (this.failed !== undefined) return;
+    this.failed = err;
+    this.opts.logger.error(`node ${this.id} stops: ${err.message}`);
+    clearInterval(this.ticker);
+    this.failAll(new OutcomeUnknownError(`the node failed (${err.message})`));
+  }
+
+  /** Why the node stopped working, if it did. */
+  failure(): Error | undefined {
+    return this.failed;
+  }
+}

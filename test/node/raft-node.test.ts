@@ -1,0 +1,115 @@
+import { afterEach, describe, expect, test } from 'vitest';
+import { NoLeaderError, OverloadedError } from '../../src/node/errors.js';
+import { type LocalCluster, localCluster, waitFor } from './helpers.js';
+
+const bytes = (s: string) => new TextEncoder().encode(s);
+let cluster: LocalCluster | undefined;
+
+afterEach(async () => {
+  await cluster?.stopAll();
+  cluster = undefined;
+});
+
+async function started(options: Parameters<typeof localCluster>[0] = {}): Promise<LocalCluster> {
+  const c = localCluster(options);
+  cluster = c;
+  for (const n of c.nodes.values()) await n.start();
+  await waitFor(() => c.leader() !== undefined, 5000, 'a leader');
+  return c;
+}
+
+describe('RaftNode over a local network (real time, 10 ms ticks)', () => {
+  test('a proposal on the leader resolves with its result once applied, and every node applies it', async () => {
+    const c = await started();
+    const leader = c.leader()!;
+    const results = await Promise.all(['x', 'y', 'z'].map((s) => leader.propose(bytes(s))));
+    expect(results).toEqual([results[0], results[0]! + 1, results[0]! + 2]);
+    await waitFor(
+      () => [...c.machines.values()].every((m) => m.items.length === 3),
+      2000,
+      'all nodes to apply',
+    );
+    for (const m of c.machines.values()) expect(m.items).toEqual(['x', 'y', 'z']);
+  });
+
+  test('proposals from one event-loop turn share one Ready (one write)', async () => {
+    const c = await started();
+    const leader = c.leader()!;
+    const storage = c.storages.get(leader.id)!;
+    let saves = 0;
+    const save = storage.save.bind(storage);
+    storage.save = async (entries, hs) => {
+      if (entries.length > 0) saves++;
+      return save(entries, hs);
+    };
+    await Promise.all(Array.from({ length: 100 }, (_, k) => leader.propose(bytes(`w${k}`))));
+    // 100 proposals in one turn: one Ready for the batch (plus at most a few for commit bookkeeping).
+    expect(saves).toBeLessThanOrEqual(2);
+  });
+
+  test('a proposal on a follower is forwarded to the leader over the peer connection', async () => {
+    const c = await started();
+    const follower = [...c.nodes.values()].find((n) => !n.isLeader())!;
+    const at = await follower.propose(bytes('via-follower'));
+    expect(at).toBeGreaterThan(0);
+    await waitFor(
+      () => c.machines.get(follower.id)!.items.includes('via-follower'),
+      2000,
+      'follower to apply',
+    );
+  });
+
+  test('a follower cut off from the leader cannot complete a write', async () => {
+    const c = await started();
+    const leader = c.leader()!;
+    const follower = [...c.nodes.values()].find((n) => !n.isLeader())!;
+    c.net.cut(leader.id, follower.id);
+    await expect(follower.propose(bytes('nope'))).rejects.toBeInstanceOf(Error);
+  });
+
+  test('a full proposal queue answers OverloadedError instead of growing', async () => {
+    const c = localCluster();
+    cluster = c;
+    for (const n of c.nodes.values()) await n.start();
+    await waitFor(() => c.leader() !== undefined, 5000, 'a leader');
+    const leader = c.leader()!;
+    (leader as unknown as { opts: { proposalQueueMax: number } }).opts.proposalQueueMax = 10;
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 50 }, (_, k) => leader.propose(bytes(`o${k}`))),
+    );
+    const overloaded = outcomes.filter((o) => o.status === 'rejected' && o.reason instanceof OverloadedError);
+    expect(overloaded.length).toBe(40);
+  });
+
+  test('with no leader known, a proposal fails at once with NoLeaderError (never proposed)', async () => {
+    const c = localCluster();
+    cluster = c;
+    const n = c.nodes.get('1')!;
+    await n.start();
+    await expect(n.propose(bytes('alone'))).rejects.toBeInstanceOf(NoLeaderError);
+  });
+
+  test('a new leader is elected after the leader stops, and committed entries survive', async () => {
+    const c = await started();
+    const old = c.leader()!;
+    await old.propose(bytes('before'));
+    await old.stop();
+    await waitFor(() => c.leader() !== undefined && c.leader() !== old, 5000, 'a new leader');
+    const leader = c.leader()!;
+    await leader.propose(bytes('after'));
+    expect(c.machines.get(leader.id)!.items).toEqual(['before', 'after']);
+  });
+
+  test('a follower that fell behind a compacted log is caught up by a snapshot', async () => {
+    const c = await started({ snapshotEntries: 20, retainEntries: 5 });
+    const leader = c.leader()!;
+    const behind = [...c.nodes.values()].find((n) => !n.isLeader())!;
+    c.net.isolate(behind.id);
+    for (let k = 0; k < 100; k++) await leader.propose(bytes(`s${k}`));
+    await waitFor(() => c.storages.get(leader.id)!.firstIndex() > 20, 2000, 'the leader to compact');
+    c.net.heal();
+    await waitFor(() => c.machines.get(behind.id)!.items.length === 100, 5000, 'the follower to catch up');
+    expect(c.machines.get(behind.id)!.items).toEqual(c.machines.get(leader.id)!.items);
+    expect(c.storages.get(behind.id)!.snapshot()).toBeDefined();
+  });
+});

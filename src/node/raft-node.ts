@@ -84,6 +84,26 @@ interface Queued<R> {
 
 const quietLogger: NodeLogger = { info() {}, warn() {}, error() {} };
 
+/** Kinds of request a follower sends its leader over the peer connection. */
+const FORWARD_PROPOSE = 1;
+const FORWARD_READ_INDEX = 2;
+
+function withKind(kind: number, body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(1 + body.length);
+  out[0] = kind;
+  out.set(body, 1);
+  return out;
+}
+
+const indexCodec: ResultCodec<number> = {
+  encode: (n) => {
+    const b = new Uint8Array(8);
+    new DataView(b.buffer).setFloat64(0, n);
+    return b;
+  },
+  decode: (b) => new DataView(b.buffer, b.byteOffset, b.byteLength).getFloat64(0),
+};
+
 /**
  * The host loop that drives a Raft core over real time, a real disk and a real network:
  * ticks from a timer; proposals from one event-loop turn batched into one Ready; each Ready
@@ -263,6 +283,8 @@ export class RaftNode<R> {
     transport.send(rd.messagesAfterPersist);
     for (const e of rd.committedEntries) this.apply(e);
     this.core.advance();
+    this.releaseReads(rd);
+    this.wakeAppliedWaiters();
     if (rd.role !== Role.Leader) this.rejectQueued();
     this.maybeSnapshot();
   }
@@ -367,34 +389,108 @@ export class RaftNode<R> {
     return lead === NONE ? undefined : lead;
   }
 
-  private async forward(command: Uint8Array): Promise<R> {
+  /** Sends a request to the leader over the peer connection; a lost connection is an unknown outcome. */
+  private async askLeader(kind: number, body: Uint8Array): Promise<Uint8Array> {
     const lead = this.leaderOrUndefined();
     if (lead === undefined) throw new NoLeaderError();
-    let reply: Uint8Array;
     try {
-      reply = await this.opts.transport.request(lead, command, this.opts.forwardTimeoutMs);
+      return await this.opts.transport.request(lead, withKind(kind, body), this.opts.forwardTimeoutMs);
     } catch (err) {
       const code = (err as { code?: string }).code;
       if (code === 'ERR_PEER_UNAVAILABLE') throw new NoLeaderError();
-      throw new OutcomeUnknownError(`forwarding to leader ${lead} failed (${(err as Error).message})`);
+      throw new OutcomeUnknownError(`the request to leader ${lead} failed (${(err as Error).message})`);
     }
-    return decodeForwardReply(reply, this.opts.resultCodec);
   }
 
-  private async onForward(from: NodeId, command: Uint8Array): Promise<Uint8Array> {
+  private async forward(command: Uint8Array): Promise<R> {
+    return decodeForwardReply(await this.askLeader(FORWARD_PROPOSE, command), this.opts.resultCodec);
+  }
+
+  /** A follower's read: the leader's read index, then wait until applied here (thesis §6.4). */
+  private async followerRead(): Promise<void> {
+    const at = decodeForwardReply(await this.askLeader(FORWARD_READ_INDEX, new Uint8Array(0)), indexCodec);
+    await this.waitApplied(at);
+  }
+
+  private async onForward(from: NodeId, payload: Uint8Array): Promise<Uint8Array> {
+    const kind = payload[0];
+    const body = payload.subarray(1);
+    const codec = kind === FORWARD_READ_INDEX ? indexCodec : this.opts.resultCodec;
     if (this.core.raft.role !== Role.Leader) {
       return encodeForwardReply(
         { error: new NotLeaderError(this.leaderOrUndefined()) },
-        this.opts.resultCodec,
+        codec as ResultCodec<unknown>,
       );
     }
     try {
-      const result = await this.propose(command);
+      if (kind === FORWARD_READ_INDEX)
+        return encodeForwardReply({ result: await this.leaderReadIndex() }, indexCodec);
+      const result = await this.propose(body);
       return encodeForwardReply({ result }, this.opts.resultCodec);
     } catch (err) {
-      this.opts.logger.info(`forwarded command from ${from} failed: ${(err as Error).message}`);
-      return encodeForwardReply({ error: err as FlotillaError }, this.opts.resultCodec);
+      this.opts.logger.info(`request from ${from} failed: ${(err as Error).message}`);
+      return encodeForwardReply({ error: err as FlotillaError }, codec as ResultCodec<unknown>);
     }
+  }
+
+  // ---- linearizable reads (ReadIndex, thesis §6.4) ------------------------------------------
+
+  private nextReadId = 1;
+  private readonly reads = new Map<number, { resolve: (i: number) => void; reject: (e: Error) => void }>();
+  /** Confirmed reads waiting for the state machine to catch up, by read index. */
+  private appliedWaiters: { index: number; resolve: () => void }[] = [];
+
+  /**
+   * Resolves once this node's state machine reflects every write that completed before the call:
+   * read it then, and the read is linearizable. On the leader one heartbeat round confirms it
+   * still leads; a follower asks the leader for the index over the peer connection.
+   */
+  async readBarrier(): Promise<void> {
+    if (this.failed !== undefined) throw this.failed;
+    if (this.stopped) throw new StoppedError();
+    if (this.core.raft.role !== Role.Leader) return this.followerRead();
+    await this.waitApplied(await this.leaderReadIndex());
+  }
+
+  private leaderReadIndex(): Promise<number> {
+    const id = this.nextReadId++;
+    return new Promise<number>((resolve, reject) => {
+      try {
+        this.core.readIndex(id);
+      } catch (err) {
+        reject(err);
+        return;
+      }
+      this.reads.set(id, { resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private waitApplied(at: number): Promise<void> {
+    if (this.core.raft.log.applied >= at) return Promise.resolve();
+    return new Promise((resolve) => this.appliedWaiters.push({ index: at, resolve }));
+  }
+
+  private releaseReads(rd: Ready): void {
+    for (const rs of rd.readStates) {
+      for (const id of rs.requests) {
+        this.reads.get(id)?.resolve(rs.index);
+        this.reads.delete(id);
+      }
+    }
+    for (const id of rd.readsDropped) {
+      this.reads.get(id)?.reject(new NotLeaderError(this.leaderOrUndefined()));
+      this.reads.delete(id);
+    }
+  }
+
+  private wakeAppliedWaiters(): void {
+    if (this.appliedWaiters.length === 0) return;
+    const applied = this.core.raft.log.applied;
+    const ready = this.appliedWaiters.filter((w) => w.index <= applied);
+    if (ready.length === 0) return;
+    this.appliedWaiters = this.appliedWaiters.filter((w) => w.index > applied);
+    for (const w of ready) w.resolve();
   }
 
   // ---- failure ------------------------------------------------------------------------------
@@ -407,6 +503,8 @@ export class RaftNode<R> {
 
   private failAll(err: Error): void {
     for (const q of this.queue.splice(0)) q.reject(err);
+    for (const r of this.reads.values()) r.reject(err);
+    this.reads.clear();
     for (const w of this.waiting.values()) w.reject(err);
     this.waiting.clear();
   }

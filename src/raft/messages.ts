@@ -34,10 +34,13 @@ export interface AppendResponseMessage extends Envelope {
 export interface HeartbeatMessage extends Envelope {
   readonly type: 'heartbeat';
   readonly commit: Index;
+  /** The newest ReadIndex round this heartbeat confirms (0: none), echoed by the reply. */
+  readonly context: number;
 }
 
 export interface HeartbeatResponseMessage extends Envelope {
   readonly type: 'heartbeat-resp';
+  readonly context: number;
 }
 
 /** RequestVote (§5.2) or its PreVote rehearsal (thesis §9.6). */

@@ -13,6 +13,7 @@ import type {
 import { Progress, ProgressState } from './progress.js';
 import { committedIndex, tallyVotes, VoteResult } from './quorum.js';
 import { RaftLog } from './raft-log.js';
+import { ReadOnly, type ReadState } from './read-only.js';
 import {
   EMPTY_DATA,
   type Entry,
@@ -49,6 +50,14 @@ export class Raft {
   randomizedElectionTimeout = 0;
   /** Messages produced since the last Ready. */
   msgs: Message[] = [];
+  /** ReadIndex rounds in progress (leader only). */
+  readonly readOnly = new ReadOnly();
+  /** Reads confirmed since the last Ready. */
+  readStates: ReadState[] = [];
+  /** Reads that will never be confirmed here (leadership lost) since the last Ready. */
+  readsDropped: number[] = [];
+  /** Reads that wait for this leader's first commit in its term (thesis §6.4). */
+  private readsBeforeCommit: number[] = [];
 
   constructor(config: RaftConfig) {
     this.config = resolveConfig(config);
@@ -94,6 +103,24 @@ export class Raft {
     this.log.append(entries);
     this.broadcastAppend(false);
     return { term: this.term, index: first };
+  }
+
+  /**
+   * A linearizable read (ReadIndex, thesis §6.4): the leader records its commit index and
+   * confirms with one heartbeat round that it still leads; the read is released as a ReadState
+   * in a later Ready. `request` is the host's id for the read. Throws NotLeaderError elsewhere.
+   */
+  readIndex(request: number): void {
+    if (this.role !== Role.Leader) throw new NotLeaderError(this.lead === NONE ? undefined : this.lead);
+    // A new leader does not know the latest commit index until an entry of its term commits.
+    if (this.log.term(this.log.commit) !== this.term) {
+      this.readsBeforeCommit.push(request);
+      return;
+    }
+    const context = this.readOnly.add(request, this.log.commit, this.id);
+    if (context === 0) return;
+    if (this.voters.length === 1) this.readStates.push(...this.readOnly.release(1));
+    else this.broadcastHeartbeat(context);
   }
 
   /** The host persisted entries through (i, t). The leader counts itself toward a quorum only now. */
@@ -166,7 +193,7 @@ export class Raft {
         });
         break;
       case 'heartbeat':
-        this.send({ type: 'heartbeat-resp', to: m.from, term: this.term });
+        this.send({ type: 'heartbeat-resp', to: m.from, term: this.term, context: m.context });
         break;
       case 'vote':
       case 'pre-vote':
@@ -298,6 +325,8 @@ export class Raft {
   // ---- roles --------------------------------------------------------------------------------
 
   private reset(t: Term): void {
+    this.readsDropped.push(...this.readOnly.reset(), ...this.readsBeforeCommit);
+    this.readsBeforeCommit = [];
     if (t !== this.term) {
       this.term = t;
       this.vote = NONE;
@@ -374,7 +403,8 @@ export class Raft {
     }
     if (this.heartbeatElapsed >= this.config.heartbeatTicks) {
       this.heartbeatElapsed = 0;
-      this.broadcastHeartbeat();
+      // Also re-confirms the newest pending read round, should its first heartbeats be lost.
+      this.broadcastHeartbeat(this.readOnly.newestContext());
     }
   }
 
@@ -395,6 +425,11 @@ export class Raft {
         break;
       case 'heartbeat-resp':
         this.handleHeartbeatResponse(m.from);
+        if (m.context > 0) {
+          this.readStates.push(
+            ...this.readOnly.ack(m.from, m.context, Math.floor(this.voters.length / 2) + 1),
+          );
+        }
         break;
       case 'app':
       case 'heartbeat':
@@ -482,6 +517,11 @@ export class Raft {
     if (mci <= this.log.commit || this.log.term(mci) !== this.term) return false;
     this.log.commitTo(mci);
     this.config.trace?.({ type: 'commit', node: this.id, commit: mci });
+    if (this.readsBeforeCommit.length > 0) {
+      const waiting = this.readsBeforeCommit;
+      this.readsBeforeCommit = [];
+      for (const r of waiting) this.readIndex(r);
+    }
     return true;
   }
 
@@ -539,12 +579,12 @@ export class Raft {
     if (ok) pr.probeSent = true;
   }
 
-  private broadcastHeartbeat(): void {
+  private broadcastHeartbeat(context = 0): void {
     for (const [id, pr] of this.progress) {
       if (id === this.id) continue;
       // Only a commit index the follower is known to hold: its log may not match ours beyond.
       const commit = index(Math.min(pr.match, this.log.commit));
-      this.send({ type: 'heartbeat', to: id, term: this.term, commit });
+      this.send({ type: 'heartbeat', to: id, term: this.term, commit, context });
     }
   }
 
@@ -652,7 +692,7 @@ export class Raft {
 
   private handleHeartbeat(m: HeartbeatMessage): void {
     this.log.commitTo(index(Math.min(m.commit, this.log.lastIndex())));
-    this.send({ type: 'heartbeat-resp', to: m.from, term: this.term });
+    this.send({ type: 'heartbeat-resp', to: m.from, term: this.term, context: m.context });
   }
 
   private send(m: DistributiveOmit<Message, 'from'>): void {

@@ -2,6 +2,7 @@ import { assert } from './assert.js';
 import type { RaftConfig } from './config.js';
 import { type Message, sendableBeforePersist } from './messages.js';
 import { Raft } from './raft.js';
+import type { ReadState } from './read-only.js';
 import {
   type Entry,
   type HardState,
@@ -37,6 +38,10 @@ export interface Ready {
   readonly messagesAfterPersist: readonly Message[];
   /** Committed entries to apply to the state machine, in index order. */
   readonly committedEntries: readonly Entry[];
+  /** Reads confirmed by a ReadIndex round: serve each once applied ≥ its index. */
+  readonly readStates: readonly ReadState[];
+  /** Reads that will never be confirmed here (this node stopped leading): fail or retry them. */
+  readonly readsDropped: readonly number[];
 }
 
 /**
@@ -72,6 +77,11 @@ export class RawNode {
     this.raft.campaign();
   }
 
+  /** Asks for a linearizable read; see Raft.readIndex. Throws NotLeaderError unless leader. */
+  readIndex(request: number): void {
+    this.raft.readIndex(request);
+  }
+
   /** How streaming a snapshot to `to` ended, as the host's transport saw it. */
   reportSnapshot(to: NodeId, ok: boolean): void {
     this.raft.reportSnapshot(to, ok);
@@ -86,6 +96,8 @@ export class RawNode {
     const r = this.raft;
     return (
       r.msgs.length > 0 ||
+      r.readStates.length > 0 ||
+      r.readsDropped.length > 0 ||
       r.role !== this.lastRole ||
       r.lead !== this.lastLead ||
       r.log.unstableEntries().length > 0 ||
@@ -106,6 +118,10 @@ export class RawNode {
     const messagesAfterPersist: Message[] = [];
     for (const m of r.msgs) (sendableBeforePersist(m) ? messages : messagesAfterPersist).push(m);
     r.msgs = [];
+    r.readOnly.seal();
+    const { readStates, readsDropped } = r;
+    r.readStates = [];
+    r.readsDropped = [];
     this.lastRole = r.role;
     this.lastLead = r.lead;
     const lastEntry = entries[entries.length - 1];
@@ -125,6 +141,8 @@ export class RawNode {
       messages,
       messagesAfterPersist,
       committedEntries,
+      readStates,
+      readsDropped,
     };
   }
 

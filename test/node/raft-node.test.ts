@@ -94,8 +94,9 @@ describe('RaftNode over a local network (real time, 10 ms ticks)', () => {
     const old = c.leader()!;
     await old.propose(bytes('before'));
     await old.stop();
-    await waitFor(() => c.leader() !== undefined && c.leader() !== old, 5000, 'a new leader');
-    const leader = c.leader()!;
+    const others = [...c.nodes.values()].filter((n) => n !== old);
+    await waitFor(() => others.some((n) => n.isLeader()), 5000, 'a new leader');
+    const leader = others.find((n) => n.isLeader())!;
     await leader.propose(bytes('after'));
     expect(c.machines.get(leader.id)!.items).toEqual(['before', 'after']);
   });
@@ -111,5 +112,31 @@ describe('RaftNode over a local network (real time, 10 ms ticks)', () => {
     await waitFor(() => c.machines.get(behind.id)!.items.length === 100, 5000, 'the follower to catch up');
     expect(c.machines.get(behind.id)!.items).toEqual(c.machines.get(leader.id)!.items);
     expect(c.storages.get(behind.id)!.snapshot()).toBeDefined();
+  });
+
+  test('readBarrier on the leader and on a follower sees every write that completed before it', async () => {
+    const c = await started();
+    const leader = c.leader()!;
+    const follower = [...c.nodes.values()].find((n) => !n.isLeader())!;
+    await leader.propose(bytes('w1'));
+    await follower.readBarrier();
+    expect(c.machines.get(follower.id)!.items).toContain('w1');
+    await leader.propose(bytes('w2'));
+    await leader.readBarrier();
+    expect(c.machines.get(leader.id)!.items).toEqual(['w1', 'w2']);
+  });
+
+  test('a deposed leader cut off in a minority never completes a read (ReadIndex + CheckQuorum)', async () => {
+    const c = await started();
+    const old = c.leader()!;
+    await old.propose(bytes('v1'));
+    c.net.isolate(old.id);
+    const read = old.readBarrier();
+    const others = [...c.nodes.values()].filter((n) => n !== old);
+    await waitFor(() => others.some((n) => n.isLeader()), 5000, 'a new leader on the majority side');
+    await others.find((n) => n.isLeader())!.propose(bytes('v2'));
+    // The old leader's read is refused, never served with its stale state.
+    await expect(read).rejects.toBeInstanceOf(Error);
+    expect(c.machines.get(old.id)!.items).toEqual(['v1']);
   });
 });

@@ -142,12 +142,13 @@ export function appResp(
   };
 }
 
-export function heartbeat(m: Route & { commit?: number }): HeartbeatMessage {
-  return { type: 'heartbeat', from: m.from, to: m.to, term: term(m.term), commit: index(m.commit ?? 0) };
+export function heartbeat(m: Route & { commit?: number; context?: number }): HeartbeatMessage {
+  const commit = index(m.commit ?? 0);
+  return { type: 'heartbeat', from: m.from, to: m.to, term: term(m.term), commit, context: m.context ?? 0 };
 }
 
-export function heartbeatResp(m: Route): HeartbeatResponseMessage {
-  return { type: 'heartbeat-resp', from: m.from, to: m.to, term: term(m.term) };
+export function heartbeatResp(m: Route & { context?: number }): HeartbeatResponseMessage {
+  return { type: 'heartbeat-resp', from: m.from, to: m.to, term: term(m.term), context: m.context ?? 0 };
 }
 
 export function vote(m: Route & { lastIndex: number; lastTerm: number; pre?: boolean }): VoteMessage {

@@ -1,0 +1,228 @@
+import { describe, expect, test } from 'vitest';
+import { index, term } from '../../src/raft/types.js';
+import { Prng } from '../../src/sim/prng.js';
+import { SimulatedDisk, type TornMode } from '../../src/storage/fs/simulated-disk.js';
+import { SnapshotCorruptionError } from '../../src/storage/snapshot/errors.js';
+import { type SnapshotMeta, snapshotFileName } from '../../src/storage/snapshot/snapshot-file.js';
+import { SnapshotStore } from '../../src/storage/snapshot/snapshot-store.js';
+import { crc32c } from '../../src/storage/wal/crc32c.js';
+import { FsyncFailedError } from '../../src/storage/wal/errors.js';
+import { randomBytes } from './helpers.js';
+
+const DIR = '/data/snap';
+
+function data(seed: number, size: number): Uint8Array {
+  const rng = new Prng(seed);
+  const out = new Uint8Array(size);
+  for (let k = 0; k < size; k++) out[k] = rng.nextInt(256);
+  return out;
+}
+
+async function store(disk: SimulatedDisk, warnings: string[] = []): Promise<SnapshotStore> {
+  return SnapshotStore.open({ dir: DIR, fs: disk.fs(), chunkBytes: 700, onWarning: (m) => warnings.push(m) });
+}
+
+async function writeSnapshot(
+  s: SnapshotStore,
+  i: number,
+  t: number,
+  bytes: Uint8Array,
+): Promise<SnapshotMeta> {
+  const w = s.create({ index: index(i), term: term(t), voters: ['a', 'b', 'c'] });
+  for (let at = 0; at < bytes.length; at += 1000) await w.write(bytes.subarray(at, at + 1000));
+  return w.commit();
+}
+
+async function readAll(chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  for await (const c of chunks) parts.push(c);
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+describe('SnapshotStore', () => {
+  test('a committed snapshot is the latest and reads back whole, with its header', async () => {
+    const disk = new SimulatedDisk();
+    const s = await store(disk);
+    expect(await s.latest()).toBeUndefined();
+    const bytes = data(1, 5000);
+    const meta = await writeSnapshot(s, 10, 2, bytes);
+    expect(meta).toEqual({
+      index: 10,
+      term: 2,
+      voters: ['a', 'b', 'c'],
+      bytes: 5000,
+      checksum: crc32c(bytes),
+      file: snapshotFileName(index(10), term(2)),
+    });
+    expect(disk.list(DIR)).toEqual([meta.file]);
+    expect(await s.latest()).toEqual(meta);
+    expect(await readAll(s.open(meta))).toEqual(bytes);
+  });
+
+  test('open() yields chunks of at most chunkBytes and can start at a byte offset', async () => {
+    const s = await store(new SimulatedDisk());
+    const bytes = data(2, 10_000);
+    const meta = await writeSnapshot(s, 5, 1, bytes);
+    const sizes: number[] = [];
+    const parts: Uint8Array[] = [];
+    for await (const c of s.open(meta, { offset: 2500, chunkBytes: 1000 })) {
+      sizes.push(c.length);
+      parts.push(c);
+    }
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(1000);
+    expect(Buffer.concat(parts)).toEqual(Buffer.from(bytes.subarray(2500)));
+    expect(await readAll(s.open(meta, { offset: 10_000 }))).toEqual(new Uint8Array(0));
+    expect(await readAll(s.open({ index: meta.index, term: meta.term }))).toEqual(bytes);
+    const sizesDefault: number[] = [];
+    for await (const c of s.open(meta)) sizesDefault.push(c.length);
+    expect(Math.max(...sizesDefault)).toBe(700);
+  });
+
+  test('an empty snapshot is valid', async () => {
+    const s = await store(new SimulatedDisk());
+    const meta = await s.create({ index: index(1), term: term(1), voters: [] }).commit();
+    expect(await s.latest()).toEqual(meta);
+    expect(await readAll(s.open(meta))).toEqual(new Uint8Array(0));
+  });
+
+  test('a damaged newest snapshot falls back to an older valid one, with a warning', async () => {
+    const disk = new SimulatedDisk();
+    const warnings: string[] = [];
+    const s = await store(disk, warnings);
+    const older = await writeSnapshot(s, 10, 1, data(3, 3000));
+    const newer = await writeSnapshot(s, 20, 2, data(4, 3000));
+    const path = `${DIR}/${newer.file}`;
+    const bytes = disk.read(path)!;
+    bytes[bytes.length - 100]! ^= 0xff;
+    disk.write(path, bytes);
+    expect(await s.latest()).toEqual(older);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(
+      /snap-0000000000000020-0000000000000002\.snap is damaged \(data checksum mismatch\)/,
+    );
+    await expect(readAll(s.open(newer))).rejects.toBeInstanceOf(SnapshotCorruptionError);
+    // A damaged header and a cut file are caught too.
+    disk.write(path, bytes.subarray(0, 30));
+    expect(await s.latest()).toEqual(older);
+    const header = disk.read(`${DIR}/${older.file}`)!;
+    header[20]! ^= 1;
+    disk.write(`${DIR}/${older.file}`, header);
+    await expect(s.latest()).rejects.toMatchObject({ code: 'ERR_SNAPSHOT_CORRUPT' });
+    expect(warnings.at(-1)).toMatch(/header checksum mismatch/);
+  });
+
+  test('retain(n) keeps the newest n snapshots', async () => {
+    const disk = new SimulatedDisk();
+    const s = await store(disk);
+    for (const i of [3, 1, 7, 5]) await writeSnapshot(s, i, 1, data(i, 100));
+    await s.retain(2);
+    expect(disk.list(DIR)).toEqual([
+      snapshotFileName(index(5), term(1)),
+      snapshotFileName(index(7), term(1)),
+    ]);
+    expect((await s.list()).map((m) => m.index)).toEqual([7, 5]);
+  });
+
+  test('abort() leaves nothing behind; stale temporary files are removed at open', async () => {
+    const disk = new SimulatedDisk();
+    const s = await store(disk);
+    const w = s.create({ index: index(3), term: term(1), voters: ['a'] });
+    await w.write(data(5, 100));
+    await w.abort();
+    await w.abort();
+    expect(disk.list(DIR)).toEqual([]);
+    const left = s.create({ index: index(4), term: term(1), voters: ['a'] });
+    await left.write(data(6, 100));
+    expect(disk.list(DIR)).toHaveLength(1);
+    expect(await s.latest()).toBeUndefined();
+    await store(disk);
+    expect(disk.list(DIR)).toEqual([]);
+  });
+
+  test('a failed fdatasync on commit rejects with ERR_FSYNC_FAILED and the writer refuses more', async () => {
+    const disk = new SimulatedDisk();
+    const s = await store(disk);
+    const w = s.create({ index: index(3), term: term(1), voters: ['a'] });
+    await w.write(data(7, 100));
+    disk.failNextSync();
+    await expect(w.commit()).rejects.toBeInstanceOf(FsyncFailedError);
+    await expect(w.write(data(7, 1))).rejects.toMatchObject({ code: 'ERR_FSYNC_FAILED' });
+    await w.abort();
+    expect(await s.latest()).toBeUndefined();
+  });
+});
+
+describe('SnapshotStore crash points', () => {
+  const oldBytes = data(10, 2500);
+  const newBytes = data(11, 4321);
+
+  async function setup(): Promise<{ disk: SimulatedDisk; old: SnapshotMeta }> {
+    const disk = new SimulatedDisk();
+    const old = await writeSnapshot(await store(disk), 10, 1, oldBytes);
+    return { disk, old };
+  }
+
+  async function createNew(disk: SimulatedDisk): Promise<boolean> {
+    try {
+      await writeSnapshot(await store(disk), 20, 2, newBytes);
+      return true;
+    } catch (err) {
+      if (!disk.isStopped) throw err;
+      return false;
+    }
+  }
+
+  test('a crash at every boundary of create/commit leaves the old snapshot or the new one whole', async () => {
+    const count = await (async () => {
+      const { disk } = await setup();
+      const before = disk.boundaries;
+      await createNew(disk);
+      return disk.boundaries - before;
+    })();
+    expect(count).toBeGreaterThan(6);
+    const modes: readonly TornMode[] = ['none', 'prefix', 'zeros'];
+    for (const mode of modes) {
+      for (let at = 0; at <= count; at++) {
+        const { disk, old } = await setup();
+        disk.stopAfter(at);
+        const committed = await createNew(disk);
+        disk.crash({ mode, rng: new Prng(at) });
+        const warnings: string[] = [];
+        const s = await store(disk, warnings);
+        const latest = await s.latest();
+        expect(warnings, `crash at ${at} (${mode})`).toEqual([]);
+        expect(latest === undefined ? undefined : latest.index, `crash at ${at} (${mode})`).toBeOneOf([
+          10, 20,
+        ]);
+        if (committed) expect(latest!.index).toBe(20);
+        const bytes = await readAll(s.open(latest!));
+        expect(bytes).toEqual(latest!.index === 20 ? newBytes : oldBytes);
+        if (latest!.index === 10) expect(latest).toEqual(old);
+        expect(disk.list(DIR).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+      }
+    }
+  });
+
+  test('random chunk sizes read back exactly', async () => {
+    const rng = new Prng(99);
+    const s = await store(new SimulatedDisk());
+    const bytes = randomBytes(rng, 20_000);
+    const w = s.create({ index: index(1), term: term(1), voters: ['x'] });
+    for (let at = 0; at < bytes.length; ) {
+      const n = rng.between(1, 3000);
+      await w.write(bytes.subarray(at, at + n));
+      at += n;
+    }
+    const meta = await w.commit();
+    const offset = rng.nextInt(bytes.length);
+    expect(await readAll(s.open(meta, { offset, chunkBytes: rng.between(1, 5000) }))).toEqual(
+      bytes.subarray(offset),
+    );
+  });
+});

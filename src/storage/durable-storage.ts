@@ -1,0 +1,135 @@
+import { join } from 'node:path';
+import type { NodeStorage, SnapshotSink } from '../node/node-storage.js';
+import type { Entry, HardState, Index, SnapshotMeta, Term } from '../raft/types.js';
+import type { FileLayer } from './fs/file-layer.js';
+import { MemoryStorage } from './memory-storage.js';
+import { SnapshotStore } from './snapshot/snapshot-store.js';
+import { Wal } from './wal/wal.js';
+
+export interface DurableStorageOptions {
+  /** The node's data folder: the WAL goes to `wal/`, snapshots to `snap/`. */
+  readonly dir: string;
+  readonly segmentBytes?: number;
+  readonly fs?: FileLayer;
+  readonly onWarning?: (message: string) => void;
+}
+
+/**
+ * A node's storage on disk: a WAL for entries and hard state, snapshot files for the state
+ * machine. The log the core reads is mirrored in memory from the WAL (it is what the WAL holds,
+ * never more), so reads never touch the disk. Every WAL operation runs in order, one at a time.
+ */
+export class DurableStorage implements NodeStorage {
+  private chain: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    private readonly wal: Wal,
+    private readonly snaps: SnapshotStore,
+    private readonly mem: MemoryStorage,
+  ) {}
+
+  /** Opens (or creates) the data folder and recovers it; refuses to start on corruption. */
+  static async open(options: DurableStorageOptions): Promise<DurableStorage> {
+    const snaps = await SnapshotStore.open({
+      dir: join(options.dir, 'snap'),
+      ...(options.fs === undefined ? {} : { fs: options.fs }),
+      ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
+    });
+    const { wal, recovered } = await Wal.open({
+      dir: join(options.dir, 'wal'),
+      ...(options.segmentBytes === undefined ? {} : { segmentBytes: options.segmentBytes }),
+      ...(options.fs === undefined ? {} : { fs: options.fs }),
+    });
+    const mem = new MemoryStorage();
+    const marker = recovered.snapshot;
+    if (marker !== undefined) {
+      // The marker names the snapshot the log continues from; a newer file (a crash between
+      // writing it and recording it) is ignored until a marker names it.
+      const meta = (await snaps.list()).find((m) => m.index === marker.index && m.term === marker.term);
+      if (meta === undefined) {
+        throw new Error(
+          `the WAL in ${options.dir} starts after snapshot ${marker.index} (term ${marker.term}), but that ` +
+            'snapshot file is missing or unreadable: restore this node from a healthy peer',
+        );
+      }
+      mem.applySnapshot({ index: meta.index, term: meta.term, voters: meta.voters });
+    }
+    mem.append(recovered.entries);
+    if (recovered.hardState.term > 0 || recovered.hardState.commit > 0) mem.setHardState(recovered.hardState);
+    return new DurableStorage(wal, snaps, mem);
+  }
+
+  // ---- LogStorage (the core's read side) -----------------------------------------------------
+
+  hardState(): HardState {
+    return this.mem.hardState();
+  }
+  snapshot(): SnapshotMeta | undefined {
+    return this.mem.snapshot();
+  }
+  firstIndex(): Index {
+    return this.mem.firstIndex();
+  }
+  lastIndex(): Index {
+    return this.mem.lastIndex();
+  }
+  term(i: Index): Term {
+    return this.mem.term(i);
+  }
+  entries(lo: Index, hi: Index, bytesMax: number): Entry[] {
+    return this.mem.entries(lo, hi, bytesMax);
+  }
+
+  // ---- writes --------------------------------------------------------------------------------
+
+  save(entries: readonly Entry[], hardState: HardState | undefined): Promise<void> {
+    return this.inOrder(async () => {
+      await this.wal.save(hardState === undefined ? { entries } : { entries, hardState });
+      this.mem.append(entries);
+      if (hardState !== undefined) this.mem.setHardState(hardState);
+    });
+  }
+
+  createSnapshot(meta: SnapshotMeta): SnapshotSink {
+    const writer = this.snaps.create({ index: meta.index, term: meta.term, voters: meta.voters });
+    return {
+      write: (chunk) => writer.write(chunk),
+      commit: async () => {
+        await writer.commit();
+      },
+      abort: () => writer.abort(),
+    };
+  }
+
+  openSnapshot(meta: SnapshotMeta, offset: number): AsyncIterable<Uint8Array> {
+    return this.snaps.open(meta, { offset });
+  }
+
+  installSnapshot(meta: SnapshotMeta): Promise<void> {
+    return this.inOrder(async () => {
+      await this.wal.saveSnapshotMarker(meta.index, meta.term);
+      this.mem.applySnapshot(meta);
+      await this.snaps.retain(2);
+    });
+  }
+
+  compactLog(meta: SnapshotMeta, compactTo: Index): Promise<void> {
+    return this.inOrder(async () => {
+      await this.wal.saveSnapshotMarker(meta.index, meta.term);
+      this.mem.setSnapshot(meta);
+      this.mem.compact(compactTo);
+      await this.wal.releaseTo(compactTo);
+      await this.snaps.retain(2);
+    });
+  }
+
+  close(): Promise<void> {
+    return this.inOrder(() => this.wal.close());
+  }
+
+  private inOrder<T>(op: () => Promise<T>): Promise<T> {
+    const next = this.chain.then(op, op);
+    this.chain = next.catch(() => {});
+    return next;
+  }
+}

@@ -49,8 +49,10 @@ export interface RaftNodeOptions<R> {
   readonly heartbeatTicks?: number;
   /** Proposals waiting to be proposed or applied; beyond this, callers get OverloadedError. */
   readonly proposalQueueMax?: number;
-  /** Snapshot the state machine after this many applied entries (0: never). */
+  /** Snapshot the state machine after this many applied entries (0: never)... */
   readonly snapshotEntries?: number;
+  /** ...or after this many bytes of applied commands, whichever comes first (0: never). */
+  readonly snapshotBytes?: number;
   /** Entries kept behind a snapshot so that slow followers need not be sent one. */
   readonly retainEntries?: number;
   /** How long a follower waits for the leader to answer a forwarded command. */
@@ -124,6 +126,8 @@ export class RaftNode<R> {
   private lastAppliedTerm: Term;
   private snapshotting = false;
   private lastSnapshotIndex: number;
+  /** Command bytes applied since the last snapshot. */
+  private bytesSinceSnapshot = 0;
 
   constructor(options: RaftNodeOptions<R>) {
     this.opts = {
@@ -132,6 +136,7 @@ export class RaftNode<R> {
       heartbeatTicks: 1,
       proposalQueueMax: 10_000,
       snapshotEntries: 10_000,
+      snapshotBytes: 64 << 20,
       retainEntries: 1_000,
       forwardTimeoutMs: 5_000,
       ...options,
@@ -292,6 +297,7 @@ export class RaftNode<R> {
   private apply(e: Entry): void {
     let result: R | undefined;
     if (e.kind === EntryKind.Normal) result = this.opts.stateMachine.apply(e.data, e.index);
+    this.bytesSinceSnapshot += e.data.length;
     this.lastAppliedTerm = e.term;
     const w = this.waiting.get(e.index);
     if (w === undefined) return;
@@ -356,12 +362,16 @@ export class RaftNode<R> {
     }
   }
 
-  /** Snapshots the state machine every `snapshotEntries` applied entries, then compacts the log. */
+  /** Snapshots the state machine every `snapshotEntries` entries or `snapshotBytes` bytes, then compacts the log. */
   private maybeSnapshot(): void {
-    const every = this.opts.snapshotEntries;
+    const { snapshotEntries, snapshotBytes } = this.opts;
     const applied = this.core.raft.log.applied;
-    if (every <= 0 || this.snapshotting || applied - this.lastSnapshotIndex < every) return;
+    if (this.snapshotting || applied === this.lastSnapshotIndex) return;
+    const byEntries = snapshotEntries > 0 && applied - this.lastSnapshotIndex >= snapshotEntries;
+    const byBytes = snapshotBytes > 0 && this.bytesSinceSnapshot >= snapshotBytes;
+    if (!byEntries && !byBytes) return;
     this.snapshotting = true;
+    this.bytesSinceSnapshot = 0;
     const meta = { index: applied, term: this.lastAppliedTerm, voters: this.opts.voters };
     const chunks = this.opts.stateMachine.snapshot(); // captures the state now, streams later
     const storage = this.opts.storage;

@@ -1,0 +1,301 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { KEY_BYTES_MAX, type KeyValue, type KvResult } from '../kv/types.js';
+import { NONE } from '../raft/types.js';
+import { HttpError, httpErrorOf } from './http-errors.js';
+import type { Consistency, KvService, WriteOptions } from './kv-service.js';
+
+/** A member as /v1/status lists it. */
+export interface Member {
+  readonly id: string;
+  readonly peerAddr: string;
+  readonly learner: boolean;
+}
+
+export interface HttpServerOptions {
+  readonly service: KvService;
+  readonly members: readonly Member[];
+  readonly valueBytesMax: number;
+  readonly host: string;
+  readonly port: number;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The client API of docs/api.md over node:http: /v1/kv (get, put, delete, range, conditions,
+ * idempotency keys), /v1/status, /healthz, /readyz. Every error is JSON `{code, message}`.
+ */
+export class HttpServer {
+  private server: Server | undefined;
+
+  constructor(private readonly opts: HttpServerOptions) {}
+
+  async start(): Promise<{ host: string; port: number }> {
+    const server = createServer((req, res) => {
+      this.handle(req, res).catch((err: unknown) => this.sendError(res, httpErrorOf(err)));
+    });
+    server.keepAliveTimeout = 65_000;
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.opts.port, this.opts.host, () => resolve());
+    });
+    const addr = server.address() as AddressInfo;
+    return { host: addr.address, port: addr.port };
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (server === undefined) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://flotilla');
+    const path = url.pathname;
+    if (path === '/healthz') return this.json(res, 200, { ok: true });
+    if (path === '/readyz') return this.readyz(res);
+    if (path === '/v1/status') return this.status(req, res);
+    if (path === '/v1/kv' || path === '/v1/kv/') return this.range(req, res, url);
+    if (path.startsWith('/v1/kv/')) return this.key(req, res, url, path.slice('/v1/kv/'.length));
+    throw new HttpError(404, 'ERR_NOT_FOUND', `no route for ${req.method} ${path}; see docs/api.md`);
+  }
+
+  private async key(req: IncomingMessage, res: ServerResponse, url: URL, rawKey: string): Promise<void> {
+    const base64 = encodingOf(url) === 'base64';
+    const key = parseKey(rawKey, base64);
+    switch (req.method) {
+      case 'GET':
+      case 'HEAD': {
+        const { kv, servedAs } = await this.opts.service.get(key, consistencyOf(url));
+        res.setHeader('X-Flotilla-Consistency', servedAs);
+        if (kv === undefined) {
+          throw new HttpError(404, 'ERR_KEY_NOT_FOUND', `key ${JSON.stringify(rawKey)} does not exist`);
+        }
+        res.setHeader('ETag', `"${kv.modRevision}"`);
+        return this.json(res, 200, { ...kvJson(kv, base64), consistency: servedAs });
+      }
+      case 'PUT': {
+        const value = await readBody(req, this.opts.valueBytesMax, base64);
+        const result = await this.opts.service.put(key, value, writeOptions(req, true));
+        return this.writeReply(res, result, base64, (r) => ({
+          key: rawKeyText(key, base64),
+          revision: r.revision,
+        }));
+      }
+      case 'DELETE': {
+        const result = await this.opts.service.delete(key, writeOptions(req, false));
+        return this.writeReply(res, result, base64, (r) => ({
+          deleted: r.op === 'delete' && r.deleted ? 1 : 0,
+          revision: r.revision,
+        }));
+      }
+      default:
+        res.setHeader('Allow', 'GET, HEAD, PUT, DELETE');
+        throw new HttpError(405, 'ERR_METHOD_NOT_ALLOWED', `${req.method} is not supported on /v1/kv/{key}`);
+    }
+  }
+
+  private writeReply(
+    res: ServerResponse,
+    result: KvResult,
+    base64: boolean,
+    ok: (r: Extract<KvResult, { ok: true }>) => object,
+  ): void {
+    if (result.ok) return this.json(res, 200, ok(result));
+    switch (result.code) {
+      case 'ERR_CONDITION_FAILED':
+        return this.json(res, 412, {
+          code: result.code,
+          message: 'the condition (If-Match / If-None-Match) did not hold; nothing was written',
+          current: result.current === undefined ? null : kvJson(result.current, base64),
+        });
+      case 'ERR_SESSION_STALE':
+        throw new HttpError(409, result.code, 'this idempotency key was used for an older request');
+      case 'ERR_BAD_COMMAND':
+        throw new HttpError(400, result.code, result.message);
+    }
+  }
+
+  private async range(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    if (req.method !== 'GET') {
+      throw new HttpError(405, 'ERR_METHOD_NOT_ALLOWED', `${req.method} is not supported on /v1/kv`);
+    }
+    const base64 = encodingOf(url) === 'base64';
+    const prefixText = url.searchParams.get('prefix') ?? '';
+    const prefix = prefixText === '' ? new Uint8Array(0) : parseKey(prefixText, base64, 'prefix');
+    const limitText = url.searchParams.get('limit') ?? '100';
+    const limit = Number(limitText);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
+      throw new HttpError(
+        400,
+        'ERR_BAD_REQUEST',
+        `limit must be an integer from 1 to 10000, got ${limitText}`,
+      );
+    }
+    const { result, servedAs } = await this.opts.service.range(prefix, limit, consistencyOf(url));
+    res.setHeader('X-Flotilla-Consistency', servedAs);
+    return this.json(res, 200, {
+      items: result.items.map((kv) => kvJson(kv, base64)),
+      revision: result.revision,
+      more: result.more,
+      consistency: servedAs,
+    });
+  }
+
+  private status(req: IncomingMessage, res: ServerResponse): void {
+    if (req.method !== 'GET') throw new HttpError(405, 'ERR_METHOD_NOT_ALLOWED', 'use GET');
+    const s = this.opts.service.node.status();
+    return this.json(res, 200, {
+      id: Number(s.id),
+      role: s.role,
+      term: s.term,
+      leader: s.leader === undefined || s.leader === NONE ? null : Number(s.leader),
+      commitIndex: s.commitIndex,
+      appliedIndex: s.appliedIndex,
+      members: this.opts.members.map((m) => ({ id: Number(m.id), peerAddr: m.peerAddr, learner: m.learner })),
+    });
+  }
+
+  private readyz(res: ServerResponse): void {
+    const s = this.opts.service.node.status();
+    const ready = s.leader !== undefined && s.appliedIndex >= s.commitIndex;
+    if (ready) return this.json(res, 200, { ready: true, leader: Number(s.leader) });
+    throw new HttpError(
+      503,
+      'ERR_NOT_READY',
+      s.leader === undefined ? 'no leader is known' : 'still applying the log',
+    );
+  }
+
+  private json(res: ServerResponse, status: number, body: object): void {
+    const bytes = encoder.encode(JSON.stringify(body));
+    res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': bytes.length });
+    res.end(bytes);
+  }
+
+  private sendError(res: ServerResponse, err: HttpError): void {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    if (err.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(err.retryAfterSeconds));
+    this.json(res, err.status, { code: err.code, message: err.message, ...err.extra });
+  }
+}
+
+function encodingOf(url: URL): 'utf8' | 'base64' {
+  const e = url.searchParams.get('encoding');
+  if (e === null || e === 'utf8' || e === 'utf-8') return 'utf8';
+  if (e === 'base64') return 'base64';
+  throw new HttpError(400, 'ERR_BAD_REQUEST', `encoding must be utf8 or base64, got ${e}`);
+}
+
+function consistencyOf(url: URL): Consistency {
+  const c = url.searchParams.get('consistency') ?? 'linearizable';
+  if (c === 'linearizable' || c === 'lease' || c === 'stale') return c;
+  throw new HttpError(400, 'ERR_BAD_REQUEST', `consistency must be linearizable, lease or stale, got ${c}`);
+}
+
+function parseKey(raw: string, base64: boolean, what = 'key'): Uint8Array {
+  let text: string;
+  try {
+    text = decodeURIComponent(raw);
+  } catch {
+    throw new HttpError(400, 'ERR_BAD_KEY', `the ${what} is not valid percent-encoding`);
+  }
+  const key = base64 ? Buffer.from(text, 'base64') : encoder.encode(text);
+  if (key.length === 0) throw new HttpError(400, 'ERR_BAD_KEY', `the ${what} must not be empty`);
+  if (key.length > KEY_BYTES_MAX) {
+    throw new HttpError(
+      400,
+      'ERR_BAD_KEY',
+      `the ${what} is ${key.length} bytes; at most ${KEY_BYTES_MAX} are allowed`,
+    );
+  }
+  return new Uint8Array(key.buffer, key.byteOffset, key.length);
+}
+
+function rawKeyText(key: Uint8Array, base64: boolean): string {
+  return base64 ? Buffer.from(key).toString('base64') : decoder.decode(key);
+}
+
+function kvJson(kv: KeyValue, base64: boolean): object {
+  const text = (b: Uint8Array) => (base64 ? Buffer.from(b).toString('base64') : safeUtf8(b));
+  return {
+    key: text(kv.key),
+    value: text(kv.value),
+    createRevision: kv.createRevision,
+    modRevision: kv.modRevision,
+    version: kv.version,
+  };
+}
+
+function safeUtf8(b: Uint8Array): string {
+  try {
+    return decoder.decode(b);
+  } catch {
+    throw new HttpError(406, 'ERR_NOT_UTF8', 'the value is not valid UTF-8: ask with ?encoding=base64');
+  }
+}
+
+function writeOptions(req: IncomingMessage, put: boolean): WriteOptions {
+  const ifMatch = req.headers['if-match'];
+  const ifNoneMatch = req.headers['if-none-match'];
+  const idem = req.headers['idempotency-key'];
+  let ifModRevision: number | undefined;
+  if (typeof ifMatch === 'string') {
+    const bare = ifMatch.trim().replace(/^"(.*)"$/, '$1');
+    ifModRevision = Number(bare);
+    if (!/^\d+$/.test(bare) || !Number.isSafeInteger(ifModRevision) || ifModRevision < 1) {
+      throw new HttpError(
+        400,
+        'ERR_BAD_REQUEST',
+        `If-Match must be a modRevision (a positive integer), got ${ifMatch}`,
+      );
+    }
+  }
+  if (ifNoneMatch !== undefined && (!put || ifNoneMatch.trim() !== '*')) {
+    throw new HttpError(
+      400,
+      'ERR_BAD_REQUEST',
+      'If-None-Match supports only "*" (create only), and only on PUT',
+    );
+  }
+  if (ifModRevision !== undefined && ifNoneMatch !== undefined) {
+    throw new HttpError(400, 'ERR_BAD_REQUEST', 'use If-Match or If-None-Match, not both');
+  }
+  if (typeof idem === 'string' && (idem.length === 0 || idem.length > 200)) {
+    throw new HttpError(400, 'ERR_BAD_REQUEST', 'Idempotency-Key must be 1 to 200 characters');
+  }
+  return {
+    ifModRevision,
+    ifAbsent: ifNoneMatch !== undefined,
+    idempotencyKey: typeof idem === 'string' ? idem : undefined,
+  };
+}
+
+/** Reads the request body, refusing more than `max` bytes (after base64 decoding when asked). */
+async function readBody(req: IncomingMessage, max: number, base64: boolean): Promise<Uint8Array> {
+  const limit = base64 ? Math.ceil((max * 4) / 3) + 4 : max;
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) throw tooLarge(max);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw tooLarge(max);
+    chunks.push(chunk as Buffer);
+  }
+  const body = Buffer.concat(chunks);
+  const bytes = base64 ? Buffer.from(body.toString('latin1'), 'base64') : body;
+  if (bytes.length > max) throw tooLarge(max);
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
+}
+
+function tooLarge(max: number): HttpError {
+  return new HttpError(413, 'ERR_TOO_LARGE', `the value is larger than the ${max}-byte limit`);
+}

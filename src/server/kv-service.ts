@@ -1,0 +1,126 @@
+import { encodeCommand } from '../kv/command-codec.js';
+import type { KvStore } from '../kv/kv-store.js';
+import type { KeyValue, KvCommand, KvResult, KvSession, RangeResult } from '../kv/types.js';
+import { OutcomeUnknownError } from '../node/errors.js';
+import type { RaftNode } from '../node/raft-node.js';
+import { FlotillaError } from '../raft/errors.js';
+
+/** How a read is served. `lease` falls back to `linearizable` until leader leases exist. */
+export type Consistency = 'linearizable' | 'lease' | 'stale';
+
+export interface WriteOptions {
+  readonly ifModRevision?: number | undefined;
+  readonly ifAbsent?: boolean | undefined;
+  /** Makes a retry with the same key exactly-once (a one-shot session in the state machine). */
+  readonly idempotencyKey?: string | undefined;
+}
+
+export interface KvServiceOptions {
+  readonly valueBytesMax: number;
+  /** A write not applied within this long fails with an unknown outcome (HTTP 504). */
+  readonly writeTimeoutMs: number;
+}
+
+/**
+ * The KV store as a service: writes go through Raft (forwarded to the leader when needed), reads
+ * wait for a ReadIndex barrier unless the caller opts into stale reads.
+ */
+export class KvService {
+  constructor(
+    readonly node: RaftNode<KvResult>,
+    readonly store: KvStore,
+    private readonly opts: KvServiceOptions,
+  ) {}
+
+  put(key: Uint8Array, value: Uint8Array, o: WriteOptions = {}): Promise<KvResult> {
+    const command: KvCommand = {
+      op: 'put',
+      key,
+      value,
+      ...(o.ifModRevision === undefined ? {} : { ifModRevision: o.ifModRevision }),
+      ...(o.ifAbsent ? { ifAbsent: true as const } : {}),
+      ...sessionOf(o.idempotencyKey),
+    };
+    return this.write(command);
+  }
+
+  delete(key: Uint8Array, o: WriteOptions = {}): Promise<KvResult> {
+    const command: KvCommand = {
+      op: 'delete',
+      key,
+      ...(o.ifModRevision === undefined ? {} : { ifModRevision: o.ifModRevision }),
+      ...sessionOf(o.idempotencyKey),
+    };
+    return this.write(command);
+  }
+
+  /** Reads one key; returns the consistency it was actually served with. */
+  async get(
+    key: Uint8Array,
+    consistency: Consistency,
+  ): Promise<{ kv: KeyValue | undefined; servedAs: Consistency }> {
+    const servedAs = await this.barrier(consistency);
+    return { kv: this.store.get(key), servedAs };
+  }
+
+  async range(
+    prefix: Uint8Array,
+    limit: number,
+    consistency: Consistency,
+  ): Promise<{ result: RangeResult; servedAs: Consistency }> {
+    const servedAs = await this.barrier(consistency);
+    return { result: this.store.range({ prefix, limit }), servedAs };
+  }
+
+  private async barrier(consistency: Consistency): Promise<Consistency> {
+    if (consistency === 'stale') return 'stale';
+    try {
+      await withTimeout(
+        this.node.readBarrier(),
+        this.opts.writeTimeoutMs,
+        'the read could not be confirmed in time',
+      );
+    } catch (err) {
+      throw new ReadUnavailableError((err as Error).message);
+    }
+    return 'linearizable';
+  }
+
+  private write(command: KvCommand): Promise<KvResult> {
+    const bytes = encodeCommand(command, { valueBytesMax: this.opts.valueBytesMax });
+    return withTimeout(
+      this.node.propose(bytes),
+      this.opts.writeTimeoutMs,
+      'the write was not applied in time',
+    );
+  }
+}
+
+/** A linearizable read could not be confirmed (no leader reachable, or not in time): never served stale. */
+export class ReadUnavailableError extends FlotillaError {
+  override readonly code = 'ERR_READ_UNAVAILABLE';
+  constructor(reason: string) {
+    super(`${reason}; the read was not served (retry, or ask for consistency=stale explicitly)`);
+    this.name = 'ReadUnavailableError';
+  }
+}
+
+function sessionOf(idempotencyKey: string | undefined): { session?: KvSession } {
+  return idempotencyKey === undefined ? {} : { session: { clientId: `idem:${idempotencyKey}`, seq: 1 } };
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new OutcomeUnknownError(what)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
+  });
+}

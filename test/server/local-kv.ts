@@ -1,0 +1,54 @@
+import { KvStore } from '../../src/kv/kv-store.js';
+import { decodeResult, encodeResult } from '../../src/kv/result-codec.js';
+import type { KvResult } from '../../src/kv/types.js';
+import { LocalNetwork } from '../../src/node/local-network.js';
+import { MemoryNodeStorage } from '../../src/node/node-storage.js';
+import { RaftNode } from '../../src/node/raft-node.js';
+import { HttpServer } from '../../src/server/http-server.js';
+import { KvService } from '../../src/server/kv-service.js';
+
+export interface LocalKvNode {
+  id: string;
+  node: RaftNode<KvResult>;
+  server: HttpServer;
+  url: string;
+}
+
+/** Three KV nodes in this process (LocalNetwork, memory storage) with real HTTP servers on loopback. */
+export async function startLocalKv(): Promise<{
+  nodes: LocalKvNode[];
+  net: LocalNetwork;
+  stop(): Promise<void>;
+}> {
+  const ids = ['1', '2', '3'];
+  const net = new LocalNetwork();
+  const nodes: LocalKvNode[] = [];
+  for (const id of ids) {
+    const store = new KvStore();
+    const node = new RaftNode<KvResult>({
+      id,
+      voters: ids,
+      stateMachine: store,
+      resultCodec: { encode: encodeResult, decode: decodeResult },
+      storage: new MemoryNodeStorage(),
+      transport: net.transport(id),
+      tickMs: 10,
+    });
+    const service = new KvService(node, store, { valueBytesMax: 1 << 20, writeTimeoutMs: 2000 });
+    const members = ids.map((m) => ({ id: m, peerAddr: `local:${m}`, learner: false }));
+    const server = new HttpServer({ service, members, valueBytesMax: 1 << 20, host: '127.0.0.1', port: 0 });
+    await node.start();
+    const addr = await server.start();
+    nodes.push({ id, node, server, url: `http://127.0.0.1:${addr.port}` });
+  }
+  return {
+    nodes,
+    net,
+    stop: async () => {
+      for (const n of nodes) {
+        await n.server.stop();
+        await n.node.stop();
+      }
+    },
+  };
+}

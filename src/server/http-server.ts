@@ -105,14 +105,18 @@ export class HttpServer {
     base64: boolean,
     ok: (r: Extract<KvResult, { ok: true }>) => object,
   ): void {
-    if (result.ok) return this.json(res, 200, ok(result));
+    if (result.ok) {
+      this.json(res, 200, ok(result));
+      return;
+    }
     switch (result.code) {
       case 'ERR_CONDITION_FAILED':
-        return this.json(res, 412, {
+        this.json(res, 412, {
           code: result.code,
           message: 'the condition (If-Match / If-None-Match) did not hold; nothing was written',
           current: result.current === undefined ? null : kvJson(result.current, base64),
         });
+        return;
       case 'ERR_SESSION_STALE':
         throw new HttpError(409, result.code, 'this idempotency key was used for an older request');
       case 'ERR_BAD_COMMAND':
@@ -149,7 +153,7 @@ export class HttpServer {
   private status(req: IncomingMessage, res: ServerResponse): void {
     if (req.method !== 'GET') throw new HttpError(405, 'ERR_METHOD_NOT_ALLOWED', 'use GET');
     const s = this.opts.service.node.status();
-    return this.json(res, 200, {
+    this.json(res, 200, {
       id: Number(s.id),
       role: s.role,
       term: s.term,
@@ -163,7 +167,10 @@ export class HttpServer {
   private readyz(res: ServerResponse): void {
     const s = this.opts.service.node.status();
     const ready = s.leader !== undefined && s.appliedIndex >= s.commitIndex;
-    if (ready) return this.json(res, 200, { ready: true, leader: Number(s.leader) });
+    if (ready) {
+      this.json(res, 200, { ready: true, leader: Number(s.leader) });
+      return;
+    }
     throw new HttpError(
       503,
       'ERR_NOT_READY',

@@ -85,7 +85,7 @@ export class DurableStorage implements NodeStorage {
   save(entries: readonly Entry[], hardState: HardState | undefined): Promise<void> {
     return this.inOrder(async () => {
       await this.wal.save(hardState === undefined ? { entries } : { entries, hardState });
-      this.mem.append(entries);
+      this.mem.append(entries.map(ownBytes));
       if (hardState !== undefined) this.mem.setHardState(hardState);
     });
   }
@@ -132,4 +132,12 @@ export class DurableStorage implements NodeStorage {
     this.chain = next.catch(() => {});
     return next;
   }
+}
+
+/**
+ * Entries decoded from the network are views into whole socket reads; the mirror keeps entries
+ * until compaction, so it holds its own copy of a view rather than pin the larger buffer.
+ */
+function ownBytes(e: Entry): Entry {
+  return e.data.byteLength === e.data.buffer.byteLength ? e : { ...e, data: e.data.slice() };
 }

@@ -15,6 +15,12 @@ async function started(options: Parameters<typeof localCluster>[0] = {}): Promis
   cluster = c;
   for (const n of c.nodes.values()) await n.start();
   await waitFor(() => c.leader() !== undefined, 5000, 'a leader');
+  const lead = c.leader()!.id;
+  await waitFor(
+    () => [...c.nodes.values()].every((n) => n.status().leader === lead),
+    5000,
+    'every node to know the leader',
+  );
   return c;
 }
 

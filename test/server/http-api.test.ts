@@ -10,6 +10,11 @@ beforeAll(async () => {
   cluster = await startLocalKv();
   await waitFor(() => cluster.nodes.some((n) => n.node.isLeader()), 5000, 'a leader');
   leader = cluster.nodes.find((n) => n.node.isLeader())!;
+  await waitFor(
+    () => cluster.nodes.every((n) => n.node.status().leader === leader.id),
+    5000,
+    'every node to know it',
+  );
   follower = cluster.nodes.find((n) => !n.node.isLeader())!;
 });
 

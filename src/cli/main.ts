@@ -1,0 +1,107 @@
+#!/usr/bin/env node
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { CLIENT_HELP, runClientCommand } from './client-commands.js';
+import { CLUSTER_HELP, runCluster } from './cluster.js';
+import { parseServeConfig, SERVE_HELP, ServeConfigError } from './serve-config.js';
+
+const HELP = `usage: flotilla <command> [options]
+
+commands:
+  serve      run one node                       (flotilla serve --help)
+  cluster    run a local N-node cluster          (flotilla cluster --help)
+  put KEY VALUE / get KEY / del KEY / ls [PREFIX] / status
+             talk to a cluster                   (flotilla put --help, ...)
+  check HISTORY.jsonl
+             check a client history for linearizability
+
+example: flotilla cluster --nodes 3, then flotilla put greeting hello`;
+
+/** The `flotilla` command. Resolves with the process exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      console.log(HELP);
+      return command === undefined ? 64 : 0;
+    case 'serve':
+      return serve(rest);
+    case 'cluster':
+      return runCluster(rest);
+    case 'put':
+    case 'get':
+    case 'del':
+    case 'ls':
+    case 'status':
+      try {
+        return await runClientCommand(command, rest);
+      } catch (err) {
+        console.error(`${(err as { code?: string }).code ?? 'error'}: ${(err as Error).message}`);
+        return 1;
+      }
+    case 'check': {
+      const { main: check } = await import('../check/cli.js');
+      return check(rest);
+    }
+    default:
+      console.error(`unknown command "${command}"\n\n${HELP}`);
+      return 64;
+  }
+}
+
+async function serve(argv: readonly string[]): Promise<number> {
+  let cfg: ReturnType<typeof parseServeConfig>;
+  try {
+    cfg = parseServeConfig(argv, process.env);
+  } catch (err) {
+    if (
+      err instanceof ServeConfigError ||
+      (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
+    ) {
+      console.error(`${(err as Error).message}\n\n${SERVE_HELP}`);
+      return 64;
+    }
+    throw err;
+  }
+  if (cfg === 'help') {
+    console.log(SERVE_HELP);
+    return 0;
+  }
+  const { startNode } = await import('./serve.js');
+  let node: Awaited<ReturnType<typeof startNode>>;
+  try {
+    node = await startNode(cfg);
+  } catch (err) {
+    console.error(`node ${cfg.id} cannot start: ${(err as Error).message}`);
+    return 1;
+  }
+  return new Promise<number>((resolve) => {
+    const stop = () => {
+      node.stop().then(
+        () => resolve(0),
+        (err: Error) => {
+          console.error(`node ${cfg.id} stopped with an error: ${err.message}`);
+          resolve(1);
+        },
+      );
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}
+
+export { CLIENT_HELP, CLUSTER_HELP };
+
+const invoked = process.argv[1] === undefined ? '' : realpathSync(process.argv[1]);
+if (invoked === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: Error) => {
+      console.error(err.stack ?? err.message);
+      process.exit(1);
+    },
+  );
+}

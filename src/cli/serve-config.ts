@@ -16,6 +16,10 @@ export interface ServeConfig {
   readonly heartbeatIntervalMs: number;
   readonly snapshotEntries: number;
   readonly valueBytesMax: number;
+  /** Serve consistency=lease reads from a leader lease (thesis §6.4.1). */
+  readonly leaseReads: boolean;
+  /** The clock-rate difference between nodes that leases allow for. */
+  readonly maxClockDrift: number;
 }
 
 export const SERVE_HELP = `usage: flotilla serve --id N --data-dir DIR --client-addr HOST:PORT --peer-addr HOST:PORT
@@ -29,6 +33,8 @@ options:
   --heartbeat-interval-ms MS     heartbeat interval and tick length (default 100)
   --snapshot-entries N           snapshot the store every N applied entries (default 10000)
   --value-bytes-max N            the largest value accepted (default 1048576)
+  --lease-reads                  serve consistency=lease reads from a leader lease (default off)
+  --max-clock-drift F            clock-rate difference leases allow for, 0 to 0.5 (default 0.1)
   --config FILE                  read these settings from a JSON file (keys as the flags, e.g. "data-dir")
 
 Every flag can also come from the environment: FLOTILLA_ID, FLOTILLA_DATA_DIR, FLOTILLA_CLIENT_ADDR, ...
@@ -54,13 +60,15 @@ const FLAGS = [
   'heartbeat-interval-ms',
   'snapshot-entries',
   'value-bytes-max',
+  'max-clock-drift',
 ] as const;
 type Flag = (typeof FLAGS)[number];
 
 /** Reads flags, then FLOTILLA_* environment variables, then a --config JSON file. */
 export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv): ServeConfig | 'help' {
-  const options: Record<string, { type: 'string' } | { type: 'boolean'; short: string }> = {
+  const options: Record<string, { type: 'string' } | { type: 'boolean'; short?: string }> = {
     help: { type: 'boolean', short: 'h' },
+    'lease-reads': { type: 'boolean' },
   };
   for (const f of [...FLAGS, 'config']) options[f] = { type: 'string' };
   const values = parseArgs({ args: [...argv], options }).values as Record<
@@ -121,6 +129,11 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     heartbeatIntervalMs,
     snapshotEntries: integer('snapshot-entries', get('snapshot-entries') ?? '10000', 0, 1e9),
     valueBytesMax: integer('value-bytes-max', get('value-bytes-max') ?? String(1 << 20), 1, 16 << 20),
+    leaseReads:
+      values['lease-reads'] === true ||
+      ['1', 'true'].includes(env.FLOTILLA_LEASE_READS ?? '') ||
+      file['lease-reads'] === true,
+    maxClockDrift: fraction('max-clock-drift', get('max-clock-drift') ?? '0.1'),
   };
 }
 
@@ -136,7 +149,8 @@ function readConfigFile(path: string): Record<string, unknown> {
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
       throw new Error('not a JSON object');
     for (const k of Object.keys(parsed)) {
-      if (!(FLAGS as readonly string[]).includes(k)) throw new Error(`unknown setting "${k}"`);
+      if (!(FLAGS as readonly string[]).includes(k) && k !== 'lease-reads')
+        throw new Error(`unknown setting "${k}"`);
     }
     return parsed as Record<string, unknown>;
   } catch (err) {
@@ -164,6 +178,13 @@ export function parseInitialCluster(text: string): Map<string, { host: string; p
     out.set(id, address('initial-cluster', part.slice(eq + 1).trim()));
   }
   return out;
+}
+
+function fraction(flag: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < 0 || n > 0.5)
+    throw new ServeConfigError(`--${flag} must be from 0 to 0.5, got "${text}"`);
+  return n;
 }
 
 function integer(flag: string, text: string, min: number, max: number): number {

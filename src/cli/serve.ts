@@ -54,6 +54,8 @@ export async function startNode(
     electionTicks: Math.max(2, Math.round(cfg.electionTimeoutMs / tickMs)),
     heartbeatTicks: 1,
     snapshotEntries: cfg.snapshotEntries,
+    leaseReads: cfg.leaseReads,
+    clockDriftBound: cfg.maxClockDrift,
     retainEntries: Math.min(1000, Math.max(0, Math.floor(cfg.snapshotEntries / 10))),
     logger,
   });

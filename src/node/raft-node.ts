@@ -57,6 +57,13 @@ export interface RaftNodeOptions<R> {
   readonly retainEntries?: number;
   /** How long a follower waits for the leader to answer a forwarded command. */
   readonly forwardTimeoutMs?: number;
+  /**
+   * Serve `leaseRead()` from a leader lease (thesis §6.4.1): without a round trip while the lease
+   * holds. Assumes clocks advance at rates within `clockDriftBound` of each other (see docs/reads.md).
+   */
+  readonly leaseReads?: boolean;
+  /** The largest relative clock-rate difference between nodes the lease allows for (default 0.1). */
+  readonly clockDriftBound?: number;
   readonly rng?: Rng;
   readonly logger?: NodeLogger;
 }
@@ -139,6 +146,8 @@ export class RaftNode<R> {
       snapshotBytes: 64 << 20,
       retainEntries: 1_000,
       forwardTimeoutMs: 5_000,
+      leaseReads: false,
+      clockDriftBound: 0.1,
       ...options,
       logger: options.logger ?? quietLogger,
     };
@@ -155,6 +164,7 @@ export class RaftNode<R> {
       electionTicks: this.opts.electionTicks,
       heartbeatTicks: this.opts.heartbeatTicks,
       applied: index(this.lastSnapshotIndex),
+      leaseReads: options.leaseReads ?? false,
     });
   }
 
@@ -296,7 +306,9 @@ export class RaftNode<R> {
 
   private apply(e: Entry): void {
     let result: R | undefined;
-    if (e.kind === EntryKind.Normal) result = this.opts.stateMachine.apply(e.data, e.index);
+    // An empty command is a log-read barrier: it orders a read, it changes no state.
+    if (e.kind === EntryKind.Normal && e.data.length > 0)
+      result = this.opts.stateMachine.apply(e.data, e.index);
     this.bytesSinceSnapshot += e.data.length;
     this.lastAppliedTerm = e.term;
     const w = this.waiting.get(e.index);
@@ -328,7 +340,9 @@ export class RaftNode<R> {
         },
       );
     }
-    if (plain.length > 0) this.opts.transport.send(plain);
+    if (plain.length === 0) return;
+    this.noteHeartbeatRound(plain);
+    this.opts.transport.send(plain);
   }
 
   private onMessage(m: Message): void {
@@ -455,6 +469,50 @@ export class RaftNode<R> {
    * read it then, and the read is linearizable. On the leader one heartbeat round confirms it
    * still leads; a follower asks the leader for the index over the peer connection.
    */
+  /**
+   * A lease read (thesis §6.4.1): while this leader's lease holds — it runs from the moment the
+   * leader SENT the newest heartbeat round a majority answered, for electionTimeout × (1 − drift),
+   * on the monotonic clock — the read needs no round trip: wait until applied ≥ commit, then read.
+   * Otherwise (no lease, a follower, leases off) it falls back to `readBarrier()`. Resolves with
+   * what it was served as.
+   */
+  async leaseRead(): Promise<'lease' | 'linearizable'> {
+    const r = this.core.raft;
+    if (this.opts.leaseReads && r.role === Role.Leader && r.log.term(r.log.commit) === r.term) {
+      const sentAt = this.roundTerm === r.term ? this.roundSentAt.get(r.leaseRound) : undefined;
+      const leaseMs = this.opts.electionTicks * this.opts.tickMs * (1 - this.opts.clockDriftBound);
+      if (sentAt !== undefined && performance.now() < sentAt + leaseMs) {
+        await this.waitApplied(r.log.commit);
+        return 'lease';
+      }
+    }
+    await this.readBarrier();
+    return 'linearizable';
+  }
+
+  /** A read through the log (the slow baseline): an empty entry is committed and applied first. */
+  async logRead(): Promise<void> {
+    await this.propose(new Uint8Array(0));
+  }
+
+  // When each heartbeat round of the current term was sent (monotonic ms), for leases.
+  private readonly roundSentAt = new Map<number, number>();
+  private roundTerm = -1;
+
+  private noteHeartbeatRound(messages: readonly Message[]): void {
+    if (!this.opts.leaseReads) return;
+    let round = 0;
+    for (const m of messages) if (m.type === 'heartbeat' && m.context > round) round = m.context;
+    if (round === 0) return;
+    const r = this.core.raft;
+    if (this.roundTerm !== r.term) {
+      this.roundSentAt.clear();
+      this.roundTerm = r.term;
+    }
+    this.roundSentAt.set(round, performance.now());
+    for (const k of this.roundSentAt.keys()) if (k < r.leaseRound) this.roundSentAt.delete(k);
+  }
+
   async readBarrier(): Promise<void> {
     if (this.failed !== undefined) throw this.failed;
     if (this.stopped) throw new StoppedError();

@@ -25,6 +25,12 @@ export interface RaftConfig {
   readonly preVote?: boolean;
   /** A leader steps down when it has not heard from a majority for an election timeout (§6.2). Default on. */
   readonly checkQuorum?: boolean;
+  /**
+   * The host serves lease reads (thesis §6.4.1). Needs CheckQuorum; makes a node that just
+   * started refuse votes for one election timeout, as it may have promised not to vote before it
+   * went down. Default off.
+   */
+  readonly leaseReads?: boolean;
   /** AppendEntries messages in flight per follower in Replicate state. */
   readonly inflightMax?: number;
   /** Payload bytes per AppendEntries message (at least one entry is always sent). */
@@ -47,6 +53,7 @@ export function resolveConfig(c: RaftConfig): ResolvedConfig {
     heartbeatTicks: 1,
     preVote: true,
     checkQuorum: true,
+    leaseReads: false,
     inflightMax: 256,
     entryBytesMax: 1 << 20,
     committedBytesMax: 16 << 20,
@@ -56,6 +63,8 @@ export function resolveConfig(c: RaftConfig): ResolvedConfig {
   if (r.id === '') throw new ConfigError('id must be a non-empty string');
   if (!r.voters.includes(r.id)) throw new ConfigError(`voters must include this node's id "${r.id}"`);
   if (new Set(r.voters).size !== r.voters.length) throw new ConfigError('voters must not repeat an id');
+  if (r.leaseReads && !r.checkQuorum)
+    throw new ConfigError('leaseReads needs checkQuorum: leases rest on it');
   positive('heartbeatTicks', r.heartbeatTicks);
   positive('inflightMax', r.inflightMax);
   positive('entryBytesMax', r.entryBytesMax);

@@ -64,6 +64,8 @@ export class Progress {
   pendingSnapshot: Index = index(0);
   /** In Snapshot state: heartbeat replies seen since the snapshot was sent (to give up on a lost one). */
   snapshotHeartbeats = 0;
+  /** The newest heartbeat round the peer answered (ReadIndex and leases). */
+  ackedRound = 0;
   /** The highest commit index sent to the peer in an AppendEntries. */
   sentCommit: Index = index(0);
   /** `match` when the previous heartbeat reply arrived. */

@@ -58,6 +58,15 @@ export class Raft {
   readsDropped: number[] = [];
   /** Reads that wait for this leader's first commit in its term (thesis §6.4). */
   private readsBeforeCommit: number[] = [];
+  /** Heartbeat rounds broadcast by this leader in its term; each carries its number as context. */
+  private heartbeatRound = 0;
+  /**
+   * The newest heartbeat round a majority (this leader included) answered in this term. The host
+   * knows when it sent that round: a leader lease runs from then (thesis §6.4.1).
+   */
+  leaseRound = 0;
+  /** With leases on, a node that just started refuses votes for an election timeout (it may have promised one). */
+  private quietAfterStart: boolean;
 
   constructor(config: RaftConfig) {
     this.config = resolveConfig(config);
@@ -67,6 +76,7 @@ export class Raft {
     this.log = new RaftLog(this.config.storage, this.config.applied ?? index(0));
     this.term = hs.term;
     this.vote = hs.vote;
+    this.quietAfterStart = this.config.leaseReads;
     this.becomeFollower(this.term, NONE);
   }
 
@@ -117,10 +127,9 @@ export class Raft {
       this.readsBeforeCommit.push(request);
       return;
     }
-    const context = this.readOnly.add(request, this.log.commit, this.id);
-    if (context === 0) return;
+    if (!this.readOnly.add(request, this.log.commit, this.id)) return;
     if (this.voters.length === 1) this.readStates.push(...this.readOnly.release(1));
-    else this.broadcastHeartbeat(context);
+    else this.broadcastHeartbeat();
   }
 
   /** The host persisted entries through (i, t). The leader counts itself toward a quorum only now. */
@@ -211,7 +220,19 @@ export class Raft {
 
   /** Heard from a leader within the (base) election timeout. */
   private inLease(): boolean {
-    return this.config.checkQuorum && this.lead !== NONE && this.electionElapsed < this.config.electionTicks;
+    return this.config.checkQuorum && this.heardFromLeader();
+  }
+
+  /**
+   * A leader (or, with leases on, our own start) within the last election timeout: a vote now
+   * could elect a second leader while the first one's lease still runs.
+   */
+  private heardFromLeader(): boolean {
+    if (this.electionElapsed >= this.config.electionTicks) {
+      this.quietAfterStart = false;
+      return false;
+    }
+    return this.lead !== NONE || this.quietAfterStart;
   }
 
   // ---- voting (§5.2, §5.4.1, §9.6) ----------------------------------------------------------
@@ -235,8 +256,7 @@ export class Raft {
       grant = free && upToDate;
     } else {
       // §9.6: grant a PreVote only if no leader has been heard from within the election timeout.
-      const heardFromLeader = this.lead !== NONE && this.electionElapsed < this.config.electionTicks;
-      grant = m.term > this.term && !heardFromLeader && upToDate;
+      grant = m.term > this.term && !this.heardFromLeader() && upToDate;
     }
     const type = m.type === 'vote' ? 'vote-resp' : 'pre-vote-resp';
     if (!grant) {
@@ -255,6 +275,7 @@ export class Raft {
 
   private tickElection(): void {
     this.electionElapsed++;
+    if (this.electionElapsed >= this.config.electionTicks) this.quietAfterStart = false;
     if (this.electionElapsed >= this.randomizedElectionTimeout && this.voters.includes(this.id)) {
       this.electionElapsed = 0;
       this.startElection(this.config.preVote);
@@ -327,6 +348,8 @@ export class Raft {
   private reset(t: Term): void {
     this.readsDropped.push(...this.readOnly.reset(), ...this.readsBeforeCommit);
     this.readsBeforeCommit = [];
+    this.heartbeatRound = 0;
+    this.leaseRound = 0;
     if (t !== this.term) {
       this.term = t;
       this.vote = NONE;
@@ -404,7 +427,7 @@ export class Raft {
     if (this.heartbeatElapsed >= this.config.heartbeatTicks) {
       this.heartbeatElapsed = 0;
       // Also re-confirms the newest pending read round, should its first heartbeats be lost.
-      this.broadcastHeartbeat(this.readOnly.newestContext());
+      this.broadcastHeartbeat();
     }
   }
 
@@ -425,11 +448,7 @@ export class Raft {
         break;
       case 'heartbeat-resp':
         this.handleHeartbeatResponse(m.from);
-        if (m.context > 0) {
-          this.readStates.push(
-            ...this.readOnly.ack(m.from, m.context, Math.floor(this.voters.length / 2) + 1),
-          );
-        }
+        if (m.context > 0) this.handleRoundAck(m.from, m.context);
         break;
       case 'app':
       case 'heartbeat':
@@ -579,7 +598,24 @@ export class Raft {
     if (ok) pr.probeSent = true;
   }
 
-  private broadcastHeartbeat(context = 0): void {
+  /** `from` answered heartbeat round `round`: confirm reads and maybe extend the lease. */
+  private handleRoundAck(from: NodeId, round: number): void {
+    const quorum = Math.floor(this.voters.length / 2) + 1;
+    this.readStates.push(...this.readOnly.ack(from, round, quorum));
+    const pr = this.progress.get(from);
+    if (pr === undefined || round <= pr.ackedRound) return;
+    pr.ackedRound = round;
+    const rounds: number[] = [];
+    for (const [id, p] of this.progress) rounds.push(id === this.id ? this.heartbeatRound : p.ackedRound);
+    rounds.sort((a, b) => b - a);
+    const confirmed = rounds[quorum - 1]!;
+    if (confirmed > this.leaseRound) this.leaseRound = confirmed;
+  }
+
+  /** Every heartbeat broadcast is a new round; pending ReadIndex rounds ride on it. */
+  private broadcastHeartbeat(): void {
+    const context = ++this.heartbeatRound;
+    this.readOnly.attach(context);
     for (const [id, pr] of this.progress) {
       if (id === this.id) continue;
       // Only a commit index the follower is known to hold: its log may not match ours beyond.

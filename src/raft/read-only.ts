@@ -9,43 +9,44 @@ export interface ReadState {
 }
 
 interface Round {
-  /** Carried by the round's heartbeats and echoed by the replies. */
-  readonly context: number;
+  /** The heartbeat round that carries it (0 until its heartbeats are broadcast). */
+  context: number;
   readonly index: Index;
   readonly requests: number[];
   readonly acks: Set<NodeId>;
 }
 
 /**
- * ReadIndex rounds on a leader (thesis §6.4). A round records the commit index, goes out with
- * one heartbeat to every follower, and is confirmed once a majority (the leader included) has
- * answered that round or a later one: a reply to a later round proves the follower still
- * accepted this leader after the earlier round began. Reads that arrive before a round's
- * heartbeats leave share it.
+ * ReadIndex rounds on a leader (thesis §6.4). A round records the commit index, rides on the
+ * next heartbeat broadcast, and is confirmed once a majority (the leader included) has answered
+ * that heartbeat round or a later one: a reply to a later round proves the follower still
+ * accepted this leader after the earlier round went out. Reads that arrive before a round's
+ * heartbeats leave (before the host takes the Ready) share it.
  */
 export class ReadOnly {
   private rounds: Round[] = [];
   private open: Round | undefined;
-  private nextContext = 1;
 
   /**
-   * Adds a read; returns the context of a NEW round whose heartbeats must now be sent, or 0
-   * when the read joined a round that has not gone out yet.
+   * Adds a read; returns true when it opened a NEW round whose heartbeats must now be sent, false
+   * when it joined a round whose heartbeats have not left yet.
    */
-  add(request: number, commit: Index, self: NodeId): number {
+  add(request: number, commit: Index, self: NodeId): boolean {
     if (this.open !== undefined && this.open.index === commit) {
       this.open.requests.push(request);
-      return 0;
+      return false;
     }
-    const round: Round = {
-      context: this.nextContext++,
-      index: commit,
-      requests: [request],
-      acks: new Set([self]),
-    };
+    const round: Round = { context: 0, index: commit, requests: [request], acks: new Set([self]) };
     this.rounds.push(round);
     this.open = round;
-    return round.context;
+    return true;
+  }
+
+  /** Heartbeats of round `context` are being broadcast: rounds not yet sent ride on them. */
+  attach(context: number): void {
+    for (let k = this.rounds.length - 1; k >= 0 && this.rounds[k]!.context === 0; k--) {
+      this.rounds[k]!.context = context;
+    }
   }
 
   /** The open round's heartbeats have been handed to the host: later reads need a new round. */
@@ -53,10 +54,10 @@ export class ReadOnly {
     this.open = undefined;
   }
 
-  /** `from` answered the heartbeat of round `context`. Returns the reads now confirmed, oldest first. */
+  /** `from` answered heartbeat round `context`. Returns the reads now confirmed, oldest first. */
   ack(from: NodeId, context: number, quorum: number): ReadState[] {
     for (const r of this.rounds) {
-      if (r.context > context) break;
+      if (r.context === 0 || r.context > context) break;
       r.acks.add(from);
     }
     return this.release(quorum);
@@ -83,11 +84,6 @@ export class ReadOnly {
     this.rounds = [];
     this.open = undefined;
     return dropped;
-  }
-
-  /** The context of the newest round not yet confirmed (0 when none). */
-  newestContext(): number {
-    return this.rounds[this.rounds.length - 1]?.context ?? 0;
   }
 
   get size(): number {

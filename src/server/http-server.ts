@@ -203,8 +203,12 @@ function encodingOf(url: URL): 'utf8' | 'base64' {
 
 function consistencyOf(url: URL): Consistency {
   const c = url.searchParams.get('consistency') ?? 'linearizable';
-  if (c === 'linearizable' || c === 'lease' || c === 'stale') return c;
-  throw new HttpError(400, 'ERR_BAD_REQUEST', `consistency must be linearizable, lease or stale, got ${c}`);
+  if (c === 'linearizable' || c === 'lease' || c === 'stale' || c === 'log') return c;
+  throw new HttpError(
+    400,
+    'ERR_BAD_REQUEST',
+    `consistency must be linearizable, lease, stale or log, got ${c}`,
+  );
 }
 
 function parseKey(raw: string, base64: boolean, what = 'key'): Uint8Array {

@@ -5,8 +5,11 @@ import { OutcomeUnknownError } from '../node/errors.js';
 import type { RaftNode } from '../node/raft-node.js';
 import { FlotillaError } from '../raft/errors.js';
 
-/** How a read is served. `lease` falls back to `linearizable` until leader leases exist. */
-export type Consistency = 'linearizable' | 'lease' | 'stale';
+/**
+ * How a read is served: `linearizable` (ReadIndex), `lease` (a leader lease when enabled and
+ * holding, else ReadIndex), `stale` (local state as is), `log` (through the log: the slow baseline).
+ */
+export type Consistency = 'linearizable' | 'lease' | 'stale' | 'log';
 
 export interface WriteOptions {
   readonly ifModRevision?: number | undefined;
@@ -74,16 +77,24 @@ export class KvService {
 
   private async barrier(consistency: Consistency): Promise<Consistency> {
     if (consistency === 'stale') return 'stale';
+    const confirm = async (): Promise<Consistency> => {
+      if (consistency === 'lease') return this.node.leaseRead();
+      if (consistency === 'log') {
+        await this.node.logRead();
+        return 'log';
+      }
+      await this.node.readBarrier();
+      return 'linearizable';
+    };
     try {
-      await withTimeout(
-        this.node.readBarrier(),
+      return await withTimeout(
+        confirm(),
         this.opts.writeTimeoutMs,
         'the read could not be confirmed in time',
       );
     } catch (err) {
       throw new ReadUnavailableError((err as Error).message);
     }
-    return 'linearizable';
   }
 
   private write(command: KvCommand): Promise<KvResult> {

@@ -58,7 +58,7 @@ export interface LocalCluster {
 
 /** Three in-process RaftNodes on a LocalNetwork, 10 ms ticks. */
 export function localCluster(
-  options: { snapshotEntries?: number; retainEntries?: number } = {},
+  options: { snapshotEntries?: number; retainEntries?: number; leaseReads?: boolean } = {},
 ): LocalCluster {
   const ids = ['1', '2', '3'];
   const net = new LocalNetwork();
@@ -81,6 +81,7 @@ export function localCluster(
       electionTicks: 10,
       snapshotEntries: options.snapshotEntries ?? 0,
       retainEntries: options.retainEntries ?? 0,
+      leaseReads: options.leaseReads ?? false,
     });
     nodes.set(id, node);
     return node;

@@ -90,3 +90,44 @@ describe('ReadIndex (§6.4)', () => {
     expect(() => c.node('b').readIndex(1)).toThrow(NotLeaderError);
   });
 });
+
+describe('lease rounds (thesis §6.4.1)', () => {
+  test('every heartbeat broadcast is a new round; leaseRound is the newest round a majority answered', () => {
+    const c = new Cluster();
+    c.elect('a');
+    const a = c.raft('a');
+    expect(a.leaseRound).toBe(0);
+    c.tick('a', 1);
+    const first = a.leaseRound;
+    expect(first).toBeGreaterThan(0);
+    c.tick('a', 1);
+    expect(a.leaseRound).toBeGreaterThan(first);
+  });
+
+  test('with the followers silent the lease round stops advancing, and it resets with the term', () => {
+    const c = new Cluster({ config: { preVote: false, checkQuorum: false } });
+    c.elect('a');
+    c.tick('a', 2);
+    const a = c.raft('a');
+    const held = a.leaseRound;
+    c.isolate('b');
+    c.isolate('c');
+    c.tick('a', 3);
+    expect(a.leaseRound).toBe(held);
+    c.heal();
+    c.elect('b');
+    expect(a.leaseRound).toBe(0);
+  });
+
+  test('with leases on, a node that just started refuses to vote for one election timeout', () => {
+    const c = new Cluster({ config: { preVote: false, leaseReads: true } });
+    // Nobody has ticked: every node is still quiet after its start.
+    c.node('a').campaign();
+    c.deliverAll();
+    expect(c.raft('a').role).not.toBe('leader');
+    c.tickAll(10); // one election timeout later the quiet period is over
+    c.node('a').campaign();
+    c.deliverAll();
+    expect(c.leaders()).toHaveLength(1);
+  });
+});

@@ -64,6 +64,8 @@ export interface RaftNodeOptions<R> {
   readonly leaseReads?: boolean;
   /** The largest relative clock-rate difference between nodes the lease allows for (default 0.1). */
   readonly clockDriftBound?: number;
+  /** The monotonic clock leases are measured on, in ms (default performance.now; tests inject one). */
+  readonly clock?: () => number;
   readonly rng?: Rng;
   readonly logger?: NodeLogger;
 }
@@ -148,6 +150,7 @@ export class RaftNode<R> {
       forwardTimeoutMs: 5_000,
       leaseReads: false,
       clockDriftBound: 0.1,
+      clock: () => performance.now(),
       ...options,
       logger: options.logger ?? quietLogger,
     };
@@ -481,7 +484,7 @@ export class RaftNode<R> {
     if (this.opts.leaseReads && r.role === Role.Leader && r.log.term(r.log.commit) === r.term) {
       const sentAt = this.roundTerm === r.term ? this.roundSentAt.get(r.leaseRound) : undefined;
       const leaseMs = this.opts.electionTicks * this.opts.tickMs * (1 - this.opts.clockDriftBound);
-      if (sentAt !== undefined && performance.now() < sentAt + leaseMs) {
+      if (sentAt !== undefined && this.opts.clock() < sentAt + leaseMs) {
         await this.waitApplied(r.log.commit);
         return 'lease';
       }
@@ -509,7 +512,7 @@ export class RaftNode<R> {
       this.roundSentAt.clear();
       this.roundTerm = r.term;
     }
-    this.roundSentAt.set(round, performance.now());
+    this.roundSentAt.set(round, this.opts.clock());
     for (const k of this.roundSentAt.keys()) if (k < r.leaseRound) this.roundSentAt.delete(k);
   }
 

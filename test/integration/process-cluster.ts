@@ -50,8 +50,12 @@ export class ProcessCluster {
   readonly root = mkdtempSync(join(tmpdir(), 'flotilla-proc-'));
   private initialCluster = '';
 
-  static async create(n = 3, clusterId = 'itest'): Promise<ProcessCluster> {
-    const c = new ProcessCluster(clusterId);
+  static async create(
+    n = 3,
+    clusterId = 'itest',
+    extraArgs: readonly string[] = [],
+  ): Promise<ProcessCluster> {
+    const c = new ProcessCluster(clusterId, extraArgs);
     for (let k = 1; k <= n; k++) {
       const client = await freePort();
       const peer = await freePort();
@@ -68,7 +72,10 @@ export class ProcessCluster {
     return c;
   }
 
-  private constructor(readonly clusterId: string) {}
+  private constructor(
+    readonly clusterId: string,
+    private readonly extraArgs: readonly string[],
+  ) {}
 
   node(id: string): NodeProc {
     return this.nodes.find((p) => p.id === id)!;
@@ -102,6 +109,7 @@ export class ProcessCluster {
         '50',
         '--snapshot-entries',
         '300',
+        ...this.extraArgs,
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
@@ -122,6 +130,15 @@ export class ProcessCluster {
       child.once('exit', () => resolve());
       child.kill('SIGKILL');
     });
+  }
+
+  /** SIGSTOP / SIGCONT: the process freezes with its sockets open, then resumes. */
+  pause(id: string): void {
+    this.node(id).child?.kill('SIGSTOP');
+  }
+
+  resume(id: string): void {
+    this.node(id).child?.kill('SIGCONT');
   }
 
   async status(id: string): Promise<Record<string, unknown> | undefined> {

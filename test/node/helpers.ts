@@ -58,7 +58,12 @@ export interface LocalCluster {
 
 /** Three in-process RaftNodes on a LocalNetwork, 10 ms ticks. */
 export function localCluster(
-  options: { snapshotEntries?: number; retainEntries?: number; leaseReads?: boolean } = {},
+  options: {
+    snapshotEntries?: number;
+    retainEntries?: number;
+    leaseReads?: boolean;
+    clock?: () => number;
+  } = {},
 ): LocalCluster {
   const ids = ['1', '2', '3'];
   const net = new LocalNetwork();
@@ -82,6 +87,7 @@ export function localCluster(
       snapshotEntries: options.snapshotEntries ?? 0,
       retainEntries: options.retainEntries ?? 0,
       leaseReads: options.leaseReads ?? false,
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
     });
     nodes.set(id, node);
     return node;

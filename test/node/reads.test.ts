@@ -70,4 +70,29 @@ describe('reads at a deposed leader {A} | {B, C}', () => {
     expect(a.status().appliedIndex).toBeGreaterThan(before);
     expect(c.machines.get(a.id)!.items).toEqual(['x']);
   });
+
+  test('once its lease has run out on its own clock, a leader that still believes it leads falls back to ReadIndex', async () => {
+    let skew = 0;
+    const c = localCluster({ leaseReads: true, clock: () => performance.now() + skew });
+    cluster = c;
+    for (const n of c.nodes.values()) await n.start();
+    await waitFor(() => c.leader() !== undefined, 5000, 'a leader');
+    const a = c.leader()!;
+    await a.propose(bytes('v'));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await a.leaseRead()).toBe('lease');
+    // Cut A off and jump its lease clock past the lease (90 ms) before any tick could make it step down.
+    c.net.isolate(a.id);
+    skew = 1000;
+    expect(a.isLeader()).toBe(true);
+    const outcome = await Promise.race([
+      a.leaseRead().then(
+        (how) => `served as ${how}`,
+        () => 'refused',
+      ),
+      new Promise<string>((r) => setTimeout(() => r('not served'), 300)),
+    ]);
+    // It needs a heartbeat round now, and the majority cannot answer: the read is not served.
+    expect(outcome).not.toBe('served as lease');
+  });
 });

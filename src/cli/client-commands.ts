@@ -20,6 +20,10 @@ example: flotilla del greeting`,
 
 Lists keys starting with PREFIX.
 example: flotilla ls user/ --limit 20`,
+  leader: `usage: flotilla leader transfer [--to ID] [--endpoints URLS]
+
+Hands leadership to member ID (default: the most up-to-date other voter) and prints the new leader.
+example: flotilla leader transfer --to 2`,
   status: `usage: flotilla status [--endpoints URLS]
 
 Prints each endpoint's /v1/status.
@@ -37,6 +41,7 @@ export async function runClientCommand(command: string, argv: readonly string[])
       'if-absent': { type: 'boolean' },
       consistency: { type: 'string' },
       limit: { type: 'string' },
+      to: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -90,6 +95,13 @@ export async function runClientCommand(command: string, argv: readonly string[])
           ...(consistency === undefined ? {} : { consistency }),
         }),
       );
+      return 0;
+    }
+    case 'leader': {
+      if (positionals[0] !== 'transfer') return usage(command, 'the only leader subcommand is: transfer');
+      const to = values.to === undefined ? undefined : Number(values.to);
+      if (to !== undefined && !Number.isSafeInteger(to)) return usage(command, '--to takes a member id');
+      print({ leader: await client.transferLeadership(to) });
       return 0;
     }
     case 'status': {

@@ -10,7 +10,7 @@ const HELP = `usage: flotilla <command> [options]
 commands:
   serve      run one node                       (flotilla serve --help)
   cluster    run a local N-node cluster          (flotilla cluster --help)
-  put KEY VALUE / get KEY / del KEY / ls [PREFIX] / status
+  put KEY VALUE / get KEY / del KEY / ls [PREFIX] / status / leader transfer [--to ID]
              talk to a cluster                   (flotilla put --help, ...)
   check HISTORY.jsonl
              check a client history for linearizability
@@ -36,6 +36,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     case 'del':
     case 'ls':
     case 'status':
+    case 'leader':
       try {
         return await runClientCommand(command, rest);
       } catch (err) {

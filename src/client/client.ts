@@ -57,6 +57,7 @@ const RETRYABLE = new Set([
   'ERR_PROPOSAL_DROPPED',
   'ERR_READ_UNAVAILABLE',
   'ERR_STOPPED',
+  'ERR_TRANSFER_IN_PROGRESS',
 ]);
 
 /**
@@ -127,6 +128,17 @@ export class FlotillaClient {
       revision: number;
       more: boolean;
     };
+  }
+
+  /** Hands leadership to member `to` (or the most up-to-date one); resolves with the new leader's id. */
+  async transferLeadership(to?: number): Promise<number> {
+    const body = JSON.stringify(to === undefined ? {} : { to });
+    const r = (await this.call('POST', '/v1/leader/transfer', body, {
+      'Content-Type': 'application/json',
+    })) as {
+      leader: number;
+    };
+    return r.leader;
   }
 
   /** The status of one node (the first that answers, or `endpoint`). */

@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { type FlotillaError, NotLeaderError } from '../raft/errors.js';
+import { type FlotillaError, NotLeaderError, TransferInProgressError } from '../raft/errors.js';
 import type { Message } from '../raft/messages.js';
 import { RawNode, type Ready } from '../raft/raw-node.js';
 import {
@@ -98,6 +98,7 @@ const quietLogger: NodeLogger = { info() {}, warn() {}, error() {} };
 /** Kinds of request a follower sends its leader over the peer connection. */
 const FORWARD_PROPOSE = 1;
 const FORWARD_READ_INDEX = 2;
+const FORWARD_TRANSFER = 3;
 
 function withKind(kind: number, body: Uint8Array): Uint8Array {
   const out = new Uint8Array(1 + body.length);
@@ -105,6 +106,11 @@ function withKind(kind: number, body: Uint8Array): Uint8Array {
   out.set(body, 1);
   return out;
 }
+
+const idCodec: ResultCodec<NodeId> = {
+  encode: (id) => new TextEncoder().encode(id),
+  decode: (b) => new TextDecoder().decode(b),
+};
 
 const indexCodec: ResultCodec<number> = {
   encode: (n) => {
@@ -271,8 +277,13 @@ export class RaftNode<R> {
   private flushProposals(): void {
     if (this.queue.length === 0) return;
     const batch = this.queue.splice(0);
-    if (this.core.raft.role !== Role.Leader) {
-      const err = new NotLeaderError(this.leaderOrUndefined());
+    const r = this.core.raft;
+    // Expected refusals are answered here; anything the core throws beyond them is a bug and fatal.
+    if (r.role !== Role.Leader || r.leadTransferee !== NONE) {
+      const err =
+        r.role !== Role.Leader
+          ? new NotLeaderError(this.leaderOrUndefined())
+          : new TransferInProgressError(r.leadTransferee);
       for (const q of batch) q.reject(err);
       return;
     }
@@ -442,7 +453,8 @@ export class RaftNode<R> {
   private async onForward(from: NodeId, payload: Uint8Array): Promise<Uint8Array> {
     const kind = payload[0];
     const body = payload.subarray(1);
-    const codec = kind === FORWARD_READ_INDEX ? indexCodec : this.opts.resultCodec;
+    const codec =
+      kind === FORWARD_READ_INDEX ? indexCodec : kind === FORWARD_TRANSFER ? idCodec : this.opts.resultCodec;
     if (this.core.raft.role !== Role.Leader) {
       return encodeForwardReply(
         { error: new NotLeaderError(this.leaderOrUndefined()) },
@@ -452,6 +464,13 @@ export class RaftNode<R> {
     try {
       if (kind === FORWARD_READ_INDEX)
         return encodeForwardReply({ result: await this.leaderReadIndex() }, indexCodec);
+      if (kind === FORWARD_TRANSFER) {
+        const to = new TextDecoder().decode(body);
+        return encodeForwardReply(
+          { result: await this.transferLeadership(to === '' ? undefined : to) },
+          idCodec,
+        );
+      }
       const result = await this.propose(body);
       return encodeForwardReply({ result }, this.opts.resultCodec);
     } catch (err) {
@@ -491,6 +510,44 @@ export class RaftNode<R> {
     }
     await this.readBarrier();
     return 'linearizable';
+  }
+
+  /**
+   * Hands leadership to voter `to` (thesis §3.10), or to the most up-to-date other voter when
+   * omitted, and resolves with the new leader's id once it leads. Proposals are refused while the
+   * transfer runs; if it does not complete within an election timeout the old leader leads on and
+   * this rejects. Called on a follower, the request goes to the leader.
+   */
+  async transferLeadership(to?: NodeId): Promise<NodeId> {
+    if (this.core.raft.role !== Role.Leader) {
+      const reply = await this.askLeader(FORWARD_TRANSFER, new TextEncoder().encode(to ?? ''));
+      return decodeForwardReply(reply, idCodec);
+    }
+    const target = to ?? this.mostUpToDateFollower();
+    if (target === undefined) throw new NoLeaderError();
+    this.core.transferLeadership(target);
+    this.schedule();
+    const deadline = this.opts.clock() + 2 * this.opts.electionTicks * this.opts.tickMs;
+    for (;;) {
+      const r = this.core.raft;
+      if (r.role !== Role.Leader && r.lead === target) return target;
+      if (r.role === Role.Leader && r.leadTransferee !== target) break;
+      if (this.opts.clock() > deadline || this.stopped) break;
+      await new Promise((resolve) => setTimeout(resolve, this.opts.tickMs));
+    }
+    throw new OutcomeUnknownError(`leadership did not move to node ${target} within an election timeout`);
+  }
+
+  private mostUpToDateFollower(): NodeId | undefined {
+    let best: NodeId | undefined;
+    let bestMatch = -1;
+    for (const [id, pr] of this.core.raft.progress) {
+      if (id !== this.id && pr.match > bestMatch) {
+        best = id;
+        bestMatch = pr.match;
+      }
+    }
+    return best;
   }
 
   /** A read through the log (the slow baseline): an empty entry is committed and applied first. */

@@ -18,6 +18,24 @@ export class NotLeaderError extends FlotillaError {
   }
 }
 
+/** Leadership is being handed to another node: proposals wait until it completes. */
+export class TransferInProgressError extends FlotillaError {
+  override readonly code = 'ERR_TRANSFER_IN_PROGRESS';
+  constructor(readonly to: string) {
+    super(`leadership is being transferred to node ${to}; the command was not proposed — retry shortly`);
+    this.name = 'TransferInProgressError';
+  }
+}
+
+/** A node id that is not a voter of the configuration. */
+export class UnknownMemberError extends FlotillaError {
+  override readonly code = 'ERR_UNKNOWN_MEMBER';
+  constructor(id: string) {
+    super(`node ${id} is not a voter of this cluster`);
+    this.name = 'UnknownMemberError';
+  }
+}
+
 /** `propose` was called with no entries. */
 export class EmptyProposalError extends FlotillaError {
   override readonly code = 'ERR_EMPTY_PROPOSAL';

@@ -48,6 +48,11 @@ export interface VoteMessage extends Envelope {
   readonly type: 'vote' | 'pre-vote';
   readonly lastIndex: Index;
   readonly lastTerm: Term;
+  /**
+   * The election was started by the leader's TimeoutNow (thesis §3.10): voters answer it even
+   * though they heard from that leader within the election timeout.
+   */
+  readonly transfer: boolean;
 }
 
 export interface VoteResponseMessage extends Envelope {
@@ -66,6 +71,11 @@ export interface SnapshotMessage extends Envelope {
   readonly snapshot: SnapshotMeta;
 }
 
+/** Leadership transfer (thesis §3.10): the leader tells an up-to-date follower to campaign now. */
+export interface TimeoutNowMessage extends Envelope {
+  readonly type: 'timeout-now';
+}
+
 /** Every message the core sends or receives. */
 export type Message =
   | AppendMessage
@@ -73,6 +83,7 @@ export type Message =
   | HeartbeatMessage
   | HeartbeatResponseMessage
   | SnapshotMessage
+  | TimeoutNowMessage
   | VoteMessage
   | VoteResponseMessage;
 
@@ -83,5 +94,5 @@ export type MessageType = Message['type'];
  * append is still being written (thesis §10.2.1). Everything else waits for persistence.
  */
 export function sendableBeforePersist(m: Message): boolean {
-  return m.type === 'app' || m.type === 'heartbeat' || m.type === 'snapshot';
+  return m.type === 'app' || m.type === 'heartbeat' || m.type === 'snapshot' || m.type === 'timeout-now';
 }

@@ -1,6 +1,6 @@
 import { assert, assertNever } from './assert.js';
 import { type RaftConfig, type ResolvedConfig, resolveConfig } from './config.js';
-import { EmptyProposalError, NotLeaderError } from './errors.js';
+import { EmptyProposalError, NotLeaderError, TransferInProgressError, UnknownMemberError } from './errors.js';
 import type {
   AppendMessage,
   AppendResponseMessage,
@@ -56,6 +56,10 @@ export class Raft {
   readStates: ReadState[] = [];
   /** Reads that will never be confirmed here (leadership lost) since the last Ready. */
   readsDropped: number[] = [];
+  /** The voter this leader is handing leadership to (thesis §3.10), or NONE. */
+  leadTransferee: NodeId = NONE;
+  /** Ticks since the transfer started; it is abandoned after an election timeout. */
+  private transferElapsed = 0;
   /** Reads that wait for this leader's first commit in its term (thesis §6.4). */
   private readsBeforeCommit: number[] = [];
   /** Heartbeat rounds broadcast by this leader in its term; each carries its number as context. */
@@ -92,6 +96,26 @@ export class Raft {
     else this.tickElection();
   }
 
+  /**
+   * Hands leadership to voter `to` (thesis §3.10): stop taking proposals, bring `to` up to date,
+   * then tell it to campaign at once (TimeoutNow). Abandoned if it has not completed within an
+   * election timeout; the leader then takes proposals again.
+   */
+  transferLeadership(to: NodeId): void {
+    if (this.role !== Role.Leader) throw new NotLeaderError(this.lead === NONE ? undefined : this.lead);
+    if (!this.voters.includes(to)) throw new UnknownMemberError(to);
+    if (to === this.id) {
+      this.leadTransferee = NONE;
+      return;
+    }
+    if (this.leadTransferee === to) return;
+    this.leadTransferee = to;
+    this.transferElapsed = 0;
+    const pr = this.progress.get(to)!;
+    if (pr.match === this.log.lastIndex()) this.send({ type: 'timeout-now', to, term: this.term });
+    else this.sendAppend(to, pr, false);
+  }
+
   /** Starts an election now (PreVote first when enabled), as an election timeout would. */
   campaign(): void {
     if (this.role === Role.Leader || !this.voters.includes(this.id)) return;
@@ -105,6 +129,7 @@ export class Raft {
   propose(data: readonly Uint8Array[]): { term: Term; index: Index } {
     if (this.role !== Role.Leader) throw new NotLeaderError(this.lead === NONE ? undefined : this.lead);
     if (data.length === 0) throw new EmptyProposalError();
+    if (this.leadTransferee !== NONE) throw new TransferInProgressError(this.leadTransferee);
     const first = index(this.log.lastIndex() + 1);
     const entries: Entry[] = new Array(data.length);
     for (let k = 0; k < data.length; k++) {
@@ -173,7 +198,7 @@ export class Raft {
 
   /** A message from a higher term. Returns false when it is to be ignored. */
   private stepHigherTerm(m: Message): boolean {
-    if (m.type === 'vote' && this.inLease()) {
+    if (m.type === 'vote' && !m.transfer && this.inLease()) {
       // §4.2.3: while it hears from a live leader, a server ignores vote requests, so a server
       // that was cut off cannot depose a healthy leader.
       return false;
@@ -282,7 +307,7 @@ export class Raft {
     }
   }
 
-  private startElection(pre: boolean): void {
+  private startElection(pre: boolean, transfer_ = false): void {
     if (pre) this.becomePreCandidate();
     else this.becomeCandidate();
     // A candidate votes for itself: in a 3-node cluster split 1 | 2, the pair can only reach a
@@ -291,10 +316,11 @@ export class Raft {
     if (this.tallyAndAct()) return;
     const voteTerm = pre ? term(this.term + 1) : this.term;
     const type = pre ? 'pre-vote' : 'vote';
+    const transfer = transfer_ && !pre;
     const lastIndex = this.log.lastIndex();
     const lastTerm = this.log.lastTerm();
     for (const peer of this.voters) {
-      if (peer !== this.id) this.send({ type, to: peer, term: voteTerm, lastIndex, lastTerm });
+      if (peer !== this.id) this.send({ type, to: peer, term: voteTerm, lastIndex, lastTerm, transfer });
     }
   }
 
@@ -330,6 +356,7 @@ export class Raft {
       case 'heartbeat-resp':
       case 'vote':
       case 'pre-vote':
+      case 'timeout-now':
         break;
       default:
         assertNever(m);
@@ -350,6 +377,7 @@ export class Raft {
     this.readsBeforeCommit = [];
     this.heartbeatRound = 0;
     this.leaseRound = 0;
+    this.leadTransferee = NONE;
     if (t !== this.term) {
       this.term = t;
       this.vote = NONE;
@@ -413,6 +441,10 @@ export class Raft {
   private tickHeartbeat(): void {
     this.heartbeatElapsed++;
     this.electionElapsed++;
+    if (this.leadTransferee !== NONE && ++this.transferElapsed >= this.config.electionTicks) {
+      // The transfer did not complete within an election timeout: lead on.
+      this.leadTransferee = NONE;
+    }
     if (this.electionElapsed >= this.config.electionTicks) {
       this.electionElapsed = 0;
       if (this.config.checkQuorum && !this.quorumActive()) {
@@ -453,6 +485,7 @@ export class Raft {
       case 'app':
       case 'heartbeat':
       case 'snapshot':
+      case 'timeout-now':
         assert(false, `raft: two leaders in term ${this.term}: ${this.id} and ${m.from}`);
         break;
       case 'vote':
@@ -485,6 +518,9 @@ export class Raft {
         // Installed (or the follower caught up some other way): continue with entries.
         if (pr.match + 1 >= this.log.firstIndex()) pr.becomeProbe();
         break;
+    }
+    if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) {
+      this.send({ type: 'timeout-now', to: m.from, term: this.term });
     }
     if (this.maybeCommit()) {
       this.broadcastAppend(true);
@@ -642,6 +678,10 @@ export class Raft {
         this.electionElapsed = 0;
         this.lead = m.from;
         this.handleSnapshot(m);
+        break;
+      case 'timeout-now':
+        // §3.10: the leader hands over; campaign now, skipping PreVote (the leader vouches for us).
+        if (this.voters.includes(this.id)) this.startElection(false, true);
         break;
       case 'app-resp':
       case 'heartbeat-resp':

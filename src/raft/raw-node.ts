@@ -77,6 +77,11 @@ export class RawNode {
     this.raft.campaign();
   }
 
+  /** Hands leadership to voter `to`; see Raft.transferLeadership. */
+  transferLeadership(to: NodeId): void {
+    this.raft.transferLeadership(to);
+  }
+
   /** Asks for a linearizable read; see Raft.readIndex. Throws NotLeaderError unless leader. */
   readIndex(request: number): void {
     this.raft.readIndex(request);

@@ -32,6 +32,10 @@ export function httpErrorOf(err: unknown): HttpError {
     }
     case 'ERR_OVERLOADED':
       return new HttpError(503, 'ERR_OVERLOADED', err.message, {}, 1);
+    case 'ERR_TRANSFER_IN_PROGRESS':
+      return new HttpError(503, 'ERR_TRANSFER_IN_PROGRESS', err.message, {}, 1);
+    case 'ERR_UNKNOWN_MEMBER':
+      return new HttpError(400, 'ERR_UNKNOWN_MEMBER', err.message);
     case 'ERR_PROPOSAL_DROPPED':
       return new HttpError(503, 'ERR_PROPOSAL_DROPPED', err.message, {}, 1);
     case 'ERR_READ_UNAVAILABLE':

@@ -59,6 +59,7 @@ export class HttpServer {
     if (path === '/healthz') return this.json(res, 200, { ok: true });
     if (path === '/readyz') return this.readyz(res);
     if (path === '/v1/status') return this.status(req, res);
+    if (path === '/v1/leader/transfer') return this.transfer(req, res);
     if (path === '/v1/kv' || path === '/v1/kv/') return this.range(req, res, url);
     if (path.startsWith('/v1/kv/')) return this.key(req, res, url, path.slice('/v1/kv/'.length));
     throw new HttpError(404, 'ERR_NOT_FOUND', `no route for ${req.method} ${path}; see docs/api.md`);
@@ -162,6 +163,30 @@ export class HttpServer {
       appliedIndex: s.appliedIndex,
       members: this.opts.members.map((m) => ({ id: Number(m.id), peerAddr: m.peerAddr, learner: m.learner })),
     });
+  }
+
+  /** POST /v1/leader/transfer {"to"?: id}: hand leadership over (thesis §3.10). */
+  private async transfer(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== 'POST') throw new HttpError(405, 'ERR_METHOD_NOT_ALLOWED', 'use POST');
+    const body = await readBody(req, 1024, false);
+    let to: string | undefined;
+    if (body.length > 0) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(decoder.decode(body));
+      } catch {
+        throw new HttpError(400, 'ERR_BAD_REQUEST', 'the body must be JSON like {"to": 2} (or empty)');
+      }
+      const raw = (parsed as { to?: unknown } | null)?.to;
+      if (raw !== undefined && raw !== null) {
+        if (!Number.isSafeInteger(raw) || (raw as number) < 1) {
+          throw new HttpError(400, 'ERR_BAD_REQUEST', '"to" must be a member id (a positive integer)');
+        }
+        to = String(raw);
+      }
+    }
+    const leader = await this.opts.service.node.transferLeadership(to);
+    this.json(res, 200, { leader: Number(leader) });
   }
 
   private readyz(res: ServerResponse): void {

@@ -17,6 +17,8 @@ export function describeMessage(m: Message): string {
       return head;
     case 'snapshot':
       return `${head} snapshot through ${m.snapshot.index}/t${m.snapshot.term}`;
+    case 'timeout-now':
+      return `${head} (leadership transfer: campaign now)`;
     case 'vote':
     case 'pre-vote':
       return `${head} last=${m.lastIndex}/t${m.lastTerm}`;

@@ -151,6 +151,7 @@ function putBody(s: Sink, f: Frame): void {
     case 'vote-resp':
     case 'pre-vote-resp':
     case 'snapshot':
+    case 'timeout-now':
       putMessage(s, f);
       return;
     case 'handshake':
@@ -229,6 +230,9 @@ function putMessage(s: Sink, m: Message): void {
     case 'pre-vote':
       s.u64(m.lastIndex);
       s.u64(m.lastTerm);
+      s.u8(m.transfer ? 1 : 0);
+      return;
+    case 'timeout-now':
       return;
     case 'vote-resp':
     case 'pre-vote-resp':
@@ -380,6 +384,7 @@ function readBody(c: Cursor, type: number): Frame {
     case FrameType.VoteResp:
     case FrameType.PreVoteResp:
     case FrameType.Snapshot:
+    case FrameType.TimeoutNow:
       return readMessage(c, type);
     case FrameType.Handshake: {
       const magic = c.u32('handshake magic');
@@ -452,12 +457,14 @@ function readMessage(c: Cursor, type: FrameType): Message {
       const lastIndex = index(c.u64('lastIndex'));
       const lastTerm = term(c.u64('lastTerm'));
       const kind = type === FrameType.Vote ? 'vote' : 'pre-vote';
-      return { type: kind, from, to, term: t, lastIndex, lastTerm };
+      return { type: kind, from, to, term: t, lastIndex, lastTerm, transfer: c.bool('transfer flag') };
     }
     case FrameType.VoteResp:
       return { type: 'vote-resp', from, to, term: t, reject: c.bool('reject flag') };
     case FrameType.PreVoteResp:
       return { type: 'pre-vote-resp', from, to, term: t, reject: c.bool('reject flag') };
+    case FrameType.TimeoutNow:
+      return { type: 'timeout-now', from, to, term: t };
     case FrameType.Snapshot: {
       const i = index(c.u64('snapshot index'));
       const st = term(c.u64('snapshot term'));

@@ -47,6 +47,7 @@ export enum FrameType {
   VoteResp = 7,
   PreVoteResp = 8,
   Snapshot = 9,
+  TimeoutNow = 10,
   Handshake = 32,
   Refuse = 33,
   RpcRequest = 34,
@@ -160,6 +161,8 @@ export function frameTypeOf(frame: Frame): FrameType {
       return FrameType.PreVoteResp;
     case 'snapshot':
       return FrameType.Snapshot;
+    case 'timeout-now':
+      return FrameType.TimeoutNow;
     case 'handshake':
       return FrameType.Handshake;
     case 'refuse':

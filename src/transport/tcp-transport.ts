@@ -395,6 +395,7 @@ export class TcpTransport implements Transport {
       case 'vote-resp':
       case 'pre-vote-resp':
       case 'snapshot':
+      case 'timeout-now':
         if (f.from !== peer || f.to !== this.id) {
           conn.fail(
             `a message from ${JSON.stringify(f.from)} to ${JSON.stringify(f.to)} on ${peer}'s connection`,

@@ -145,4 +145,18 @@ describe('RaftNode over a local network (real time, 10 ms ticks)', () => {
     await expect(read).rejects.toBeInstanceOf(Error);
     expect(c.machines.get(old.id)!.items).toEqual(['v1']);
   });
+
+  test('leadership moves to the node asked for (also when asked at a follower), and writes continue', async () => {
+    const c = await started();
+    const old = c.leader()!;
+    const target = [...c.nodes.values()].find((n) => n !== old)!;
+    const other = [...c.nodes.values()].find((n) => n !== old && n !== target)!;
+    expect(await old.transferLeadership(target.id)).toBe(target.id);
+    expect(target.isLeader()).toBe(true);
+    await target.propose(bytes('after-transfer'));
+    // Asked at a follower, with no target: the most up-to-date other voter.
+    const next = await other.transferLeadership();
+    expect(next).not.toBe(target.id);
+    await waitFor(() => c.nodes.get(next)!.isLeader(), 2000, 'the new leader');
+  });
 });

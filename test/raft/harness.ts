@@ -159,6 +159,7 @@ export function vote(m: Route & { lastIndex: number; lastTerm: number; pre?: boo
     term: term(m.term),
     lastIndex: index(m.lastIndex),
     lastTerm: term(m.lastTerm),
+    transfer: false,
   };
 }
 

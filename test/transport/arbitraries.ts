@@ -15,6 +15,7 @@ export const MESSAGE_TYPES: Record<MessageType, true> = {
   'vote-resp': true,
   'pre-vote-resp': true,
   snapshot: true,
+  'timeout-now': true,
 };
 
 /** Integers in [0, 2^53), biased towards the edges of u32 and of exact doubles. */
@@ -57,7 +58,9 @@ export const messageArb: fc.Arbitrary<Message> = fc.oneof(
     ...envelope,
     lastIndex: indexArb,
     lastTerm: termArb,
+    transfer: fc.boolean(),
   }),
+  fc.record({ type: fc.constant('timeout-now' as const), ...envelope }),
   fc.record({
     type: fc.constantFrom('vote-resp' as const, 'pre-vote-resp' as const),
     ...envelope,

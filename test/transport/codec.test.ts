@@ -52,8 +52,9 @@ const EXAMPLES: readonly Message[] = [
   },
   { type: 'heartbeat', from: 'a', to: 'b', term: t(3), commit: i(2 ** 32), context: MAX },
   { type: 'heartbeat-resp', from: 'b', to: 'a', term: t(3), context: 12 },
-  { type: 'vote', from: 'ü', to: '節点', term: t(4), lastIndex: i(10), lastTerm: t(3) },
-  { type: 'pre-vote', from: 'a', to: 'b', term: t(5), lastIndex: i(0), lastTerm: t(0) },
+  { type: 'vote', from: 'ü', to: '節点', term: t(4), lastIndex: i(10), lastTerm: t(3), transfer: true },
+  { type: 'pre-vote', from: 'a', to: 'b', term: t(5), lastIndex: i(0), lastTerm: t(0), transfer: false },
+  { type: 'timeout-now', from: 'a', to: 'b', term: t(6) },
   { type: 'vote-resp', from: 'b', to: 'a', term: t(4), reject: false },
   { type: 'pre-vote-resp', from: 'b', to: 'a', term: t(5), reject: true },
   {
@@ -82,8 +83,8 @@ describe('codec round trip', () => {
     const samples = fc.sample(frameArb, { numRuns: 2_000, seed: 1 });
     const byType = new Map<string, FrameType>();
     for (const f of samples) byType.set(f.type, frameTypeOf(f));
-    expect(byType.size).toBe(17);
-    expect(new Set(byType.values()).size).toBe(17);
+    expect(byType.size).toBe(18);
+    expect(new Set(byType.values()).size).toBe(18);
   });
 
   test('any Raft message round-trips exactly (fast-check)', () => {

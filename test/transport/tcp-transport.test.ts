@@ -35,7 +35,7 @@ describe('TcpTransport messaging', () => {
     const cluster = await nodes.cluster(ids);
     // A snapshot message waits for its data (snapshot.test.ts); every other type flows at once.
     const samples = fc.sample(messageArb, { numRuns: 80, seed: 7 }).filter((m) => m.type !== 'snapshot');
-    expect(new Set(samples.map((m) => m.type)).size).toBe(8);
+    expect(new Set(samples.map((m) => m.type)).size).toBe(9);
     const sent = new Map<string, Message[]>();
     for (const from of cluster) {
       const batch: Message[] = [];

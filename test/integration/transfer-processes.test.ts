@@ -1,0 +1,84 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { FlotillaClient } from '../../src/client/client.js';
+import { ProcessCluster, until } from './process-cluster.js';
+
+// Leadership transfer and a rolling restart on real processes, under a steady write load.
+let cluster: ProcessCluster;
+let client: FlotillaClient;
+
+beforeAll(async () => {
+  cluster = await ProcessCluster.create(3, 'transfer');
+  await cluster.waitLeader(20_000);
+  client = new FlotillaClient({
+    endpoints: cluster.nodes.map((p) => p.clientUrl),
+    timeoutMs: 2000,
+    attempts: 30,
+  });
+}, 30_000);
+
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+/** Writes in a loop; returns the acknowledged writes and the longest gap between two acks. */
+function writeLoad(prefix: string) {
+  const acked = new Map<string, string>();
+  let stop = false;
+  let last = performance.now();
+  let longestGapMs = 0;
+  const done = (async () => {
+    for (let k = 0; !stop && k < 100_000; k++) {
+      await client.put(`${prefix}/${k % 50}`, `v${k}`);
+      acked.set(`${prefix}/${k % 50}`, `v${k}`);
+      const now = performance.now();
+      longestGapMs = Math.max(longestGapMs, now - last);
+      last = now;
+    }
+  })();
+  return {
+    acked,
+    stop: async () => {
+      stop = true;
+      await done;
+      return longestGapMs;
+    },
+  };
+}
+
+async function expectAcked(acked: Map<string, string>): Promise<void> {
+  for (const [k, v] of acked) expect((await client.get(k))?.value, k).toBe(v);
+}
+
+describe('leadership transfer on real processes', () => {
+  test('to each node in turn under load: no acknowledged write lost; the longest write pause is reported', async () => {
+    const load = writeLoad('t');
+    for (const p of cluster.nodes) {
+      const leader = await client.transferLeadership(Number(p.id));
+      expect(leader).toBe(Number(p.id));
+      expect(await cluster.leader()).toBe(p.id);
+    }
+    const gap = await load.stop();
+    console.log(
+      `transfer to each of 3 nodes under load: ${load.acked.size} keys, longest write pause ${gap.toFixed(0)} ms`,
+    );
+    await expectAcked(load.acked);
+  }, 60_000);
+
+  test('rolling restart, moving leadership away before stopping the leader: no acknowledged write lost', async () => {
+    const load = writeLoad('r');
+    for (const p of cluster.nodes) {
+      if ((await cluster.leader()) === p.id) await client.transferLeadership();
+      await cluster.kill9(p.id);
+      cluster.start(p.id);
+      await until(
+        async () =>
+          (await cluster.status(p.id))?.leader !== null && (await cluster.status(p.id)) !== undefined,
+        20_000,
+        `node ${p.id} back`,
+      );
+    }
+    const gap = await load.stop();
+    console.log(`rolling restart of 3 nodes under load: longest write pause ${gap.toFixed(0)} ms`);
+    await expectAcked(load.acked);
+  }, 90_000);
+});

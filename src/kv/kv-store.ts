@@ -1,4 +1,3 @@
-import type { StateMachine } from '../node/state-machine.js';
 import { assert } from '../raft/assert.js';
 import { type Index, index as toIndex } from '../raft/types.js';
 import { copyBytes, latin1 } from './bytes.js';
@@ -36,8 +35,10 @@ export interface KvStoreOptions {
  * Revision rules (etcd's): `revision` rises by one with every put and every delete that removed a
  * key; a key's `version` counts its puts since creation; a delete removes the key, and a later put
  * creates it again with version 1 and a new createRevision. A failed condition changes nothing.
+ *
+ * It is the node's `StateMachine<KvResult>` by shape: kv does not import node (DESIGN.md's arrows).
  */
-export class KvStore implements StateMachine<KvResult> {
+export class KvStore {
   private index = new SortedIndex();
   private sessions: SessionTable;
   private rev = 0;

@@ -14,6 +14,7 @@ import {
   type SnapshotMeta,
   type Term,
 } from '../raft/types.js';
+import type { NodeStorage } from '../storage/node-storage.js';
 import {
   NoLeaderError,
   OutcomeUnknownError,
@@ -22,7 +23,6 @@ import {
   StoppedError,
 } from './errors.js';
 import { decodeForwardReply, encodeForwardReply, type ResultCodec } from './forward.js';
-import type { NodeStorage } from './node-storage.js';
 import type { StateMachine } from './state-machine.js';
 import type { NodeTransport } from './transport.js';
 

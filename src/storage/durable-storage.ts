@@ -1,8 +1,8 @@
 import { join } from 'node:path';
-import type { NodeStorage, SnapshotSink } from '../node/node-storage.js';
 import type { Entry, HardState, Index, SnapshotMeta, Term } from '../raft/types.js';
 import type { FileLayer } from './fs/file-layer.js';
 import { MemoryStorage } from './memory-storage.js';
+import type { NodeStorage, SnapshotSink } from './node-storage.js';
 import { SnapshotStore } from './snapshot/snapshot-store.js';
 import { Wal } from './wal/wal.js';
 

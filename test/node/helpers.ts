@@ -1,5 +1,5 @@
 import { LocalNetwork } from '../../src/node/local-network.js';
-import { MemoryNodeStorage } from '../../src/node/node-storage.js';
+import { MemoryNodeStorage } from '../../src/storage/node-storage.js';
 import { RaftNode } from '../../src/node/raft-node.js';
 import type { StateMachine } from '../../src/node/state-machine.js';
 import type { Index } from '../../src/raft/types.js';

@@ -1,7 +1,7 @@
 import { assert } from '../raft/assert.js';
 import type { LogStorage } from '../raft/storage.js';
 import type { Entry, HardState, Index, SnapshotMeta } from '../raft/types.js';
-import { MemoryStorage } from '../storage/memory-storage.js';
+import { MemoryStorage } from './memory-storage.js';
 
 /** Where a snapshot's bytes go: nothing is visible until `commit()` made them durable. */
 export interface SnapshotSink {

@@ -1,6 +1,4 @@
-import { realpathSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { appendModel } from './append-model.js';
 import { checkHistory, type Verdict } from './check-history.js';
@@ -245,32 +243,4 @@ export function defaultModelFor(history: History): Model<unknown> {
   if (names.has('append')) return appendModel;
   if (names.has('read') || names.has('write')) return registerModel;
   return kvModel;
-}
-
-function invokedDirectly(): boolean {
-  const script = process.argv[1];
-  if (script === undefined) return false;
-  try {
-    return import.meta.url === pathToFileURL(realpathSync(script)).href;
-  } catch {
-    // argv[1] is not a file (node -e, a REPL): this module was imported, not run.
-    return false;
-  }
-}
-
-if (invokedDirectly()) {
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    // A reader that stops early (`| head`) ends the output, not with a crash; 141 is what shells report.
-    if (err.code !== 'EPIPE') throw err;
-    process.exit(141);
-  });
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      console.error(err);
-      process.exitCode = 70;
-    },
-  );
 }

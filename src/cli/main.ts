@@ -14,6 +14,8 @@ commands:
              talk to a cluster                   (flotilla put --help, ...)
   check HISTORY.jsonl
              check a client history for linearizability
+  wal inspect DIR
+             list a data folder's WAL segments and snapshots, verify every checksum
 
 example: flotilla cluster --nodes 3, then flotilla put greeting hello`;
 
@@ -45,7 +47,11 @@ export async function main(argv: readonly string[]): Promise<number> {
       }
     case 'check': {
       const { main: check } = await import('../check/cli.js');
-      return check(rest);
+      return check([...rest]);
+    }
+    case 'wal': {
+      const { main: wal } = await import('../storage/wal/inspect.js');
+      return wal([...rest]);
     }
     default:
       console.error(`unknown command "${command}"\n\n${HELP}`);
@@ -98,6 +104,11 @@ export { CLIENT_HELP, CLUSTER_HELP };
 
 const invoked = process.argv[1] === undefined ? '' : realpathSync(process.argv[1]);
 if (invoked === fileURLToPath(import.meta.url)) {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    // A reader that stops early (`| head`) ends the output, not with a crash; 141 is what shells report.
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(141);
+  });
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (err: Error) => {

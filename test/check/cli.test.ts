@@ -142,13 +142,17 @@ describe('flotilla check', () => {
     expect(guessFormat('INFO  jepsen.util - 0\t:invoke\t:read\tnil')).toBe('jepsen-log');
   });
 
-  test('runs directly with tsx and returns the verdict as its exit status', () => {
+  test('runs as `flotilla check` and returns the verdict as its exit status', () => {
     const repo = fileURLToPath(new URL('../../', import.meta.url));
     const tsx = join(repo, 'node_modules', 'tsx', 'dist', 'cli.mjs');
-    const result = spawnSync(process.execPath, [tsx, join(repo, 'src', 'check', 'cli.ts'), files.bad], {
-      encoding: 'utf8',
-      timeout: 30_000,
-    });
+    const result = spawnSync(
+      process.execPath,
+      [tsx, join(repo, 'src', 'cli', 'main.ts'), 'check', files.bad],
+      {
+        encoding: 'utf8',
+        timeout: 30_000,
+      },
+    );
     expect(result.status, result.stderr).toBe(EXIT.notLinearizable);
     expect(result.stdout).toMatch(/NOT LINEARIZABLE/);
   });

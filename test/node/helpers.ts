@@ -1,8 +1,8 @@
 import { LocalNetwork } from '../../src/node/local-network.js';
-import { MemoryNodeStorage } from '../../src/storage/node-storage.js';
 import { RaftNode } from '../../src/node/raft-node.js';
 import type { StateMachine } from '../../src/node/state-machine.js';
 import type { Index } from '../../src/raft/types.js';
+import { MemoryNodeStorage } from '../../src/storage/node-storage.js';
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
@@ -106,4 +106,17 @@ export function localCluster(
       for (const n of nodes.values()) await n.stop();
     },
   };
+}
+
+/** Starts every node of `c` and waits until one leads and every node knows it. */
+export async function startAll(c: LocalCluster): Promise<LocalCluster> {
+  for (const n of c.nodes.values()) await n.start();
+  await waitFor(() => c.leader() !== undefined, 5000, 'a leader');
+  const lead = c.leader()!.id;
+  await waitFor(
+    () => [...c.nodes.values()].every((n) => n.status().leader === lead),
+    5000,
+    'every node to know the leader',
+  );
+  return c;
 }

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { NoLeaderError, OverloadedError } from '../../src/node/errors.js';
-import { type LocalCluster, localCluster, waitFor } from './helpers.js';
+import { type LocalCluster, localCluster, startAll, waitFor } from './helpers.js';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 let cluster: LocalCluster | undefined;
@@ -11,17 +11,8 @@ afterEach(async () => {
 });
 
 async function started(options: Parameters<typeof localCluster>[0] = {}): Promise<LocalCluster> {
-  const c = localCluster(options);
-  cluster = c;
-  for (const n of c.nodes.values()) await n.start();
-  await waitFor(() => c.leader() !== undefined, 5000, 'a leader');
-  const lead = c.leader()!.id;
-  await waitFor(
-    () => [...c.nodes.values()].every((n) => n.status().leader === lead),
-    5000,
-    'every node to know the leader',
-  );
-  return c;
+  cluster = localCluster(options);
+  return startAll(cluster);
 }
 
 describe('RaftNode over a local network (real time, 10 ms ticks)', () => {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from 'vitest';
-import { type LocalCluster, localCluster, waitFor } from './helpers.js';
+import { type LocalCluster, localCluster, startAll, waitFor } from './helpers.js';
 
 // Thesis §6.4: a deposed leader that still believes it leads must not serve old data.
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -11,17 +11,8 @@ afterEach(async () => {
 });
 
 async function started(leaseReads: boolean): Promise<LocalCluster> {
-  const c = localCluster({ leaseReads });
-  cluster = c;
-  for (const n of c.nodes.values()) await n.start();
-  await waitFor(() => c.leader() !== undefined, 5000, 'a leader');
-  const lead = c.leader()!.id;
-  await waitFor(
-    () => [...c.nodes.values()].every((n) => n.status().leader === lead),
-    5000,
-    'all to know the leader',
-  );
-  return c;
+  cluster = localCluster({ leaseReads });
+  return startAll(cluster);
 }
 
 describe('reads at a deposed leader {A} | {B, C}', () => {

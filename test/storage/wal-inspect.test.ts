@@ -110,13 +110,13 @@ describe('wal inspect', () => {
       if (dir !== '') await rm(dir, { recursive: true, force: true });
     });
 
-    test('runs directly through its import.meta.url guard', async () => {
+    test('runs as `flotilla wal inspect DIR`', async () => {
       dir = await mkdtemp(join(tmpdir(), 'flotilla-inspect-'));
       const { wal } = await Wal.open({ dir });
       await wal.save({ entries: entries(1, 3, 1), hardState: hardState(1, 'a', 2) });
       await wal.close();
-      const script = fileURLToPath(new URL('../../src/storage/wal/inspect.ts', import.meta.url));
-      const r = spawnSync(process.execPath, ['--import', 'tsx', script, 'inspect', dir], {
+      const script = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+      const r = spawnSync(process.execPath, ['--import', 'tsx', script, 'wal', 'inspect', dir], {
         encoding: 'utf8',
       });
       expect(r.stderr).toBe('');

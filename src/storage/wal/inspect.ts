@@ -1,6 +1,4 @@
-import { realpathSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { type FileLayer, hasErrorCode } from '../fs/file-layer.js';
 import { NodeFileLayer } from '../fs/node-file-layer.js';
 import { snapshotNames, verifySnapshotFile } from '../snapshot/snapshot-store.js';
@@ -143,27 +141,4 @@ async function isDir(fs: FileLayer, path: string): Promise<boolean> {
     if (hasErrorCode(err, 'ENOENT') || hasErrorCode(err, 'ENOTDIR')) return false;
     throw err;
   }
-}
-
-function invokedDirectly(): boolean {
-  const script = process.argv[1];
-  if (script === undefined) return false;
-  try {
-    return import.meta.url === pathToFileURL(realpathSync(script)).href;
-  } catch {
-    // argv[1] is not a file (node -e, a REPL): this module was imported, not run.
-    return false;
-  }
-}
-
-if (invokedDirectly()) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      console.error(err);
-      process.exitCode = 70;
-    },
-  );
 }

@@ -525,6 +525,7 @@ export class RaftNode<R> {
     }
     const target = to ?? this.mostUpToDateFollower();
     if (target === undefined) throw new NoLeaderError();
+    if (target === this.id) return this.id; // It leads already.
     this.core.transferLeadership(target);
     this.schedule();
     const deadline = this.opts.clock() + 2 * this.opts.electionTicks * this.opts.tickMs;

@@ -1,6 +1,16 @@
 import { assert, assertNever } from './assert.js';
 import { type RaftConfig, type ResolvedConfig, resolveConfig } from './config.js';
 import { EmptyProposalError, NotLeaderError, TransferInProgressError, UnknownMemberError } from './errors.js';
+import {
+  committedIndexOf,
+  isQuorum,
+  isVoter,
+  type Membership,
+  members,
+  quorumRound,
+  simpleMembership,
+  voteResult,
+} from './membership.js';
 import type {
   AppendMessage,
   AppendResponseMessage,
@@ -11,7 +21,7 @@ import type {
   VoteResponseMessage,
 } from './messages.js';
 import { Progress, ProgressState } from './progress.js';
-import { committedIndex, tallyVotes, VoteResult } from './quorum.js';
+import { VoteResult } from './quorum.js';
 import { RaftLog } from './raft-log.js';
 import { ReadOnly, type ReadState } from './read-only.js';
 import {
@@ -36,7 +46,8 @@ export class Raft {
   readonly id: NodeId;
   readonly config: ResolvedConfig;
   readonly log: RaftLog;
-  readonly voters: readonly NodeId[];
+  /** Who votes and who learns; see membership.ts. */
+  membership: Membership;
   term: Term;
   vote: NodeId;
   lead: NodeId = NONE;
@@ -75,7 +86,7 @@ export class Raft {
   constructor(config: RaftConfig) {
     this.config = resolveConfig(config);
     this.id = this.config.id;
-    this.voters = [...this.config.voters];
+    this.membership = simpleMembership(this.config.voters);
     const hs = this.config.storage.hardState();
     this.log = new RaftLog(this.config.storage, this.config.applied ?? index(0));
     this.term = hs.term;
@@ -103,7 +114,7 @@ export class Raft {
    */
   transferLeadership(to: NodeId): void {
     if (this.role !== Role.Leader) throw new NotLeaderError(this.lead === NONE ? undefined : this.lead);
-    if (!this.voters.includes(to)) throw new UnknownMemberError(to);
+    if (!isVoter(this.membership, to)) throw new UnknownMemberError(to);
     if (to === this.id) {
       this.leadTransferee = NONE;
       return;
@@ -118,7 +129,7 @@ export class Raft {
 
   /** Starts an election now (PreVote first when enabled), as an election timeout would. */
   campaign(): void {
-    if (this.role === Role.Leader || !this.voters.includes(this.id)) return;
+    if (this.role === Role.Leader || !isVoter(this.membership, this.id)) return;
     this.startElection(this.config.preVote);
   }
 
@@ -153,7 +164,8 @@ export class Raft {
       return;
     }
     if (!this.readOnly.add(request, this.log.commit, this.id)) return;
-    if (this.voters.length === 1) this.readStates.push(...this.readOnly.release(1));
+    const alone = isQuorum(this.membership, (id) => id === this.id);
+    if (alone) this.readStates.push(...this.readOnly.release((acks) => this.quorumOf(acks)));
     else this.broadcastHeartbeat();
   }
 
@@ -263,7 +275,7 @@ export class Raft {
   // ---- voting (§5.2, §5.4.1, §9.6) ----------------------------------------------------------
 
   private handleVoteRequest(m: VoteMessage): void {
-    if (!this.voters.includes(m.from)) {
+    if (!isVoter(this.membership, m.from)) {
       // Only a voter of our configuration can become our leader.
       this.send({
         type: m.type === 'vote' ? 'vote-resp' : 'pre-vote-resp',
@@ -301,7 +313,7 @@ export class Raft {
   private tickElection(): void {
     this.electionElapsed++;
     if (this.electionElapsed >= this.config.electionTicks) this.quietAfterStart = false;
-    if (this.electionElapsed >= this.randomizedElectionTimeout && this.voters.includes(this.id)) {
+    if (this.electionElapsed >= this.randomizedElectionTimeout && isVoter(this.membership, this.id)) {
       this.electionElapsed = 0;
       this.startElection(this.config.preVote);
     }
@@ -319,14 +331,15 @@ export class Raft {
     const transfer = transfer_ && !pre;
     const lastIndex = this.log.lastIndex();
     const lastTerm = this.log.lastTerm();
-    for (const peer of this.voters) {
+    for (const peer of members(this.membership)) {
+      if (!isVoter(this.membership, peer)) continue;
       if (peer !== this.id) this.send({ type, to: peer, term: voteTerm, lastIndex, lastTerm, transfer });
     }
   }
 
   /** Acts on the tally; returns true when the election is decided. */
   private tallyAndAct(): boolean {
-    const result = tallyVotes(this.votes, this.voters.length);
+    const result = voteResult(this.membership, this.votes);
     if (result === VoteResult.Won) {
       if (this.role === Role.PreCandidate) this.startElection(false);
       else this.becomeLeader();
@@ -365,7 +378,7 @@ export class Raft {
 
   private handleVoteResponse(m: VoteResponseMessage): void {
     const expected = this.role === Role.PreCandidate ? 'pre-vote-resp' : 'vote-resp';
-    if (m.type !== expected || !this.voters.includes(m.from)) return;
+    if (m.type !== expected || !isVoter(this.membership, m.from)) return;
     if (!this.votes.has(m.from)) this.votes.set(m.from, !m.reject);
     this.tallyAndAct();
   }
@@ -423,7 +436,8 @@ export class Raft {
     for (const [id, v] of votes) this.votes.set(id, v);
     this.lead = this.id;
     const next = index(this.log.lastIndex() + 1);
-    for (const peer of this.voters) this.progress.set(peer, new Progress(next, this.config.inflightMax));
+    for (const peer of members(this.membership))
+      this.progress.set(peer, new Progress(next, this.config.inflightMax));
     this.progress.get(this.id)!.maybeUpdate(this.log.persistedIndex());
     this.setRole(Role.Leader);
     // §5.4.2: a new leader commits entries of older terms only through an entry of its own term.
@@ -465,12 +479,17 @@ export class Raft {
 
   /** §6.2 CheckQuorum: did a majority (self included) reply since the last check? Resets the marks. */
   private quorumActive(): boolean {
-    let active = 0;
+    const active = new Set<NodeId>([this.id]);
     for (const [id, pr] of this.progress) {
-      if (id === this.id || pr.recentActive) active++;
+      if (pr.recentActive) active.add(id);
       pr.recentActive = false;
     }
-    return active >= Math.floor(this.voters.length / 2) + 1;
+    return this.quorumOf(active);
+  }
+
+  /** Do these nodes form a quorum of the current configuration? */
+  private quorumOf(nodes: ReadonlySet<NodeId>): boolean {
+    return isQuorum(this.membership, (id) => nodes.has(id));
   }
 
   private stepLeader(m: Message): void {
@@ -566,9 +585,7 @@ export class Raft {
 
   /** §5.4.2 (Figure 8): commit by counting replicas only an entry of the current term. */
   private maybeCommit(): boolean {
-    const matches: Index[] = [];
-    for (const id of this.voters) matches.push(this.progress.get(id)!.match);
-    const mci = committedIndex(matches);
+    const mci = committedIndexOf(this.membership, (id) => this.progress.get(id)?.match ?? index(0));
     if (mci <= this.log.commit || this.log.term(mci) !== this.term) return false;
     this.log.commitTo(mci);
     this.config.trace?.({ type: 'commit', node: this.id, commit: mci });
@@ -636,15 +653,13 @@ export class Raft {
 
   /** `from` answered heartbeat round `round`: confirm reads and maybe extend the lease. */
   private handleRoundAck(from: NodeId, round: number): void {
-    const quorum = Math.floor(this.voters.length / 2) + 1;
-    this.readStates.push(...this.readOnly.ack(from, round, quorum));
+    this.readStates.push(...this.readOnly.ack(from, round, (acks) => this.quorumOf(acks)));
     const pr = this.progress.get(from);
     if (pr === undefined || round <= pr.ackedRound) return;
     pr.ackedRound = round;
-    const rounds: number[] = [];
-    for (const [id, p] of this.progress) rounds.push(id === this.id ? this.heartbeatRound : p.ackedRound);
-    rounds.sort((a, b) => b - a);
-    const confirmed = rounds[quorum - 1]!;
+    const roundOf = (id: NodeId) =>
+      id === this.id ? this.heartbeatRound : (this.progress.get(id)?.ackedRound ?? 0);
+    const confirmed = quorumRound(this.membership, roundOf);
     if (confirmed > this.leaseRound) this.leaseRound = confirmed;
   }
 
@@ -681,7 +696,7 @@ export class Raft {
         break;
       case 'timeout-now':
         // §3.10: the leader hands over; campaign now, skipping PreVote (the leader vouches for us).
-        if (this.voters.includes(this.id)) this.startElection(false, true);
+        if (isVoter(this.membership, this.id)) this.startElection(false, true);
         break;
       case 'app-resp':
       case 'heartbeat-resp':

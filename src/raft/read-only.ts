@@ -55,18 +55,18 @@ export class ReadOnly {
   }
 
   /** `from` answered heartbeat round `context`. Returns the reads now confirmed, oldest first. */
-  ack(from: NodeId, context: number, quorum: number): ReadState[] {
+  ack(from: NodeId, context: number, isQuorum: (acks: ReadonlySet<NodeId>) => boolean): ReadState[] {
     for (const r of this.rounds) {
       if (r.context === 0 || r.context > context) break;
       r.acks.add(from);
     }
-    return this.release(quorum);
+    return this.release(isQuorum);
   }
 
   /** Releases confirmed rounds from the front (a one-node cluster's rounds at once). */
-  release(quorum: number): ReadState[] {
+  release(isQuorum: (acks: ReadonlySet<NodeId>) => boolean): ReadState[] {
     let k = 0;
-    while (k < this.rounds.length && this.rounds[k]!.acks.size >= quorum) k++;
+    while (k < this.rounds.length && isQuorum(this.rounds[k]!.acks)) k++;
     if (k === 0) return [];
     const done = this.rounds.splice(0, k);
     if (this.open !== undefined && !this.rounds.includes(this.open)) this.open = undefined;

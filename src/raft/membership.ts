@@ -1,0 +1,83 @@
+import { committedIndex, quorumSize, VoteResult } from './quorum.js';
+import { type Index, index, type NodeId } from './types.js';
+
+/**
+ * Who is in the cluster. While a joint configuration C(old,new) is in force (thesis §4.3),
+ * `outgoing` holds the old voters and every decision — election, commit, CheckQuorum, read and
+ * lease confirmation — needs a majority of `voters` AND a majority of `outgoing`.
+ */
+export interface Membership {
+  readonly voters: readonly NodeId[];
+  /** The old voters of a joint configuration; empty otherwise. */
+  readonly outgoing: readonly NodeId[];
+  /** Non-voting members: they receive the log but never vote, campaign or count toward a quorum. */
+  readonly learners: readonly NodeId[];
+}
+
+export function simpleMembership(voters: readonly NodeId[]): Membership {
+  return { voters: [...voters], outgoing: [], learners: [] };
+}
+
+export function isJoint(m: Membership): boolean {
+  return m.outgoing.length > 0;
+}
+
+/** A voter in either half of a joint configuration. */
+export function isVoter(m: Membership, id: NodeId): boolean {
+  return m.voters.includes(id) || m.outgoing.includes(id);
+}
+
+/** Every member, voters first, each once. */
+export function members(m: Membership): NodeId[] {
+  return [...new Set([...m.voters, ...m.outgoing, ...m.learners])];
+}
+
+function majority(ids: readonly NodeId[], has: (id: NodeId) => boolean): boolean {
+  if (ids.length === 0) return true;
+  let n = 0;
+  for (const id of ids) if (has(id)) n++;
+  return n >= quorumSize(ids.length);
+}
+
+/** Does the set of nodes `has` picks out form a quorum (of both halves when joint)? */
+export function isQuorum(m: Membership, has: (id: NodeId) => boolean): boolean {
+  return majority(m.voters, has) && majority(m.outgoing, has);
+}
+
+/** The highest index stored on a quorum (§5.3), the smaller of the two halves' when joint. */
+export function committedIndexOf(m: Membership, matchOf: (id: NodeId) => Index): Index {
+  const incoming = committedIndex(m.voters.map(matchOf));
+  if (m.outgoing.length === 0) return incoming;
+  return index(Math.min(incoming, committedIndex(m.outgoing.map(matchOf))));
+}
+
+function tally(ids: readonly NodeId[], votes: ReadonlyMap<NodeId, boolean>): VoteResult {
+  if (ids.length === 0) return VoteResult.Won;
+  let granted = 0;
+  let rejected = 0;
+  for (const id of ids) {
+    const v = votes.get(id);
+    if (v === true) granted++;
+    else if (v === false) rejected++;
+  }
+  const q = quorumSize(ids.length);
+  if (granted >= q) return VoteResult.Won;
+  if (rejected > ids.length - q) return VoteResult.Lost;
+  return VoteResult.Pending;
+}
+
+/** An election is won with a majority of each half, lost once either half can no longer give one. */
+export function voteResult(m: Membership, votes: ReadonlyMap<NodeId, boolean>): VoteResult {
+  const a = tally(m.voters, votes);
+  const b = tally(m.outgoing, votes);
+  if (a === VoteResult.Lost || b === VoteResult.Lost) return VoteResult.Lost;
+  if (a === VoteResult.Won && b === VoteResult.Won) return VoteResult.Won;
+  return VoteResult.Pending;
+}
+
+/** The newest round `r` such that the members whose `roundOf` is at least `r` form a quorum. */
+export function quorumRound(m: Membership, roundOf: (id: NodeId) => number): number {
+  const rounds = [...new Set(members(m).map(roundOf))].sort((a, b) => b - a);
+  for (const r of rounds) if (isQuorum(m, (id) => roundOf(id) >= r)) return r;
+  return 0;
+}

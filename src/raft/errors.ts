@@ -36,6 +36,21 @@ export class UnknownMemberError extends FlotillaError {
   }
 }
 
+/**
+ * A configuration change was refused: `ERR_CONF_CHANGE_IN_PROGRESS` (one is already in flight, or
+ * the leader has not yet committed an entry of its term — retry shortly) or `ERR_BAD_CONF_CHANGE`
+ * (the target is not a valid configuration; the message says why).
+ */
+export class ConfChangeError extends FlotillaError {
+  constructor(
+    override readonly code: 'ERR_CONF_CHANGE_IN_PROGRESS' | 'ERR_BAD_CONF_CHANGE',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ConfChangeError';
+  }
+}
+
 /** `propose` was called with no entries. */
 export class EmptyProposalError extends FlotillaError {
   override readonly code = 'ERR_EMPTY_PROPOSAL';

@@ -1,6 +1,7 @@
 export { assert, assertNever, InvariantError } from './assert.js';
 export type { RaftConfig, TraceEvent } from './config.js';
-export { ConfigError, FlotillaError, NotLeaderError } from './errors.js';
+export * from './errors.js';
+export { isJoint, isVoter, type Membership, members } from './membership.js';
 export type * from './messages.js';
 export { Progress, ProgressState } from './progress.js';
 export { committedIndex, quorumSize } from './quorum.js';

@@ -1,5 +1,6 @@
+import { InvariantError } from './assert.js';
 import { committedIndex, quorumSize, VoteResult } from './quorum.js';
-import { type Index, index, type NodeId } from './types.js';
+import { type Entry, EntryKind, type Index, index, type NodeId, type SnapshotMeta } from './types.js';
 
 /**
  * Who is in the cluster. While a joint configuration C(old,new) is in force (thesis §4.3),
@@ -80,4 +81,83 @@ export function quorumRound(m: Membership, roundOf: (id: NodeId) => number): num
   const rounds = [...new Set(members(m).map(roundOf))].sort((a, b) => b - a);
   for (const r of rounds) if (isQuorum(m, (id) => roundOf(id) >= r)) return r;
   return 0;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** The payload of a Config entry. Configuration changes are rare: a readable encoding is fine. */
+export function encodeMembership(m: Membership): Uint8Array {
+  return encoder.encode(JSON.stringify({ voters: m.voters, outgoing: m.outgoing, learners: m.learners }));
+}
+
+export function decodeMembership(data: Uint8Array): Membership {
+  const v = JSON.parse(decoder.decode(data)) as Partial<Record<keyof Membership, unknown>>;
+  const list = (x: unknown, what: string): NodeId[] => {
+    if (!Array.isArray(x) || !x.every((id) => typeof id === 'string')) {
+      throw new InvariantError(`membership: ${what} is not a list of node ids`);
+    }
+    return x as NodeId[];
+  };
+  return {
+    voters: list(v.voters, 'voters'),
+    outgoing: list(v.outgoing, 'outgoing'),
+    learners: list(v.learners, 'learners'),
+  };
+}
+
+/**
+ * The configurations in a log, oldest first (thesis §4.1: a server uses the latest configuration
+ * in its log, committed or not). A truncated suffix takes its configurations with it.
+ */
+export class ConfigHistory {
+  private configs: { index: Index; membership: Membership }[];
+
+  constructor(base: Membership, baseIndex: Index) {
+    this.configs = [{ index: baseIndex, membership: base }];
+  }
+
+  /** Notes every Config entry among `entries` (appended in index order). */
+  add(entries: readonly Entry[], from = 0): void {
+    for (let k = from; k < entries.length; k++) {
+      const e = entries[k]!;
+      if (e.kind === EntryKind.Config)
+        this.configs.push({ index: e.index, membership: decodeMembership(e.data) });
+    }
+  }
+
+  /** Entries from `at` on were removed. */
+  truncate(at: Index): void {
+    while (this.configs.length > 1 && this.configs[this.configs.length - 1]!.index >= at) this.configs.pop();
+  }
+
+  /** A snapshot replaced the log up to `at`. */
+  reset(base: Membership, at: Index): void {
+    this.configs = [{ index: at, membership: base }];
+  }
+
+  latest(): Membership {
+    return this.configs[this.configs.length - 1]!.membership;
+  }
+
+  /** The index of the entry that holds the latest configuration (or the base's index). */
+  latestIndex(): Index {
+    return this.configs[this.configs.length - 1]!.index;
+  }
+
+  /** The configuration in force at `i` (for a snapshot taken there). */
+  at(i: Index): Membership {
+    for (let k = this.configs.length - 1; k >= 0; k--)
+      if (this.configs[k]!.index <= i) return this.configs[k]!.membership;
+    return this.configs[0]!.membership;
+  }
+}
+
+/** The membership a snapshot carries (a snapshot without learners or outgoing voters has none). */
+export function membershipOf(meta: SnapshotMeta): Membership {
+  return {
+    voters: [...meta.voters],
+    outgoing: [...(meta.outgoing ?? [])],
+    learners: [...(meta.learners ?? [])],
+  };
 }

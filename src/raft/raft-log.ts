@@ -1,4 +1,5 @@
 import { assert } from './assert.js';
+import { ConfigHistory, type Membership, membershipOf } from './membership.js';
 import type { LogStorage } from './storage.js';
 import { type Entry, type Index, index, type SnapshotMeta, type Term, term } from './types.js';
 
@@ -17,10 +18,13 @@ export class RaftLog {
   private unstableSnapshot: SnapshotMeta | undefined;
   commit: Index;
   applied: Index;
+  /** The configurations in this log; the latest is in force (§4.1). */
+  readonly configs: ConfigHistory;
 
   constructor(
     readonly storage: LogStorage,
     applied: Index,
+    initial: Membership,
   ) {
     this.unstableOffset = index(storage.lastIndex() + 1);
     this.commit = storage.hardState().commit;
@@ -29,6 +33,13 @@ export class RaftLog {
     if (this.commit < snapIndex) this.commit = index(snapIndex);
     if (applied < snapIndex) applied = index(snapIndex);
     this.applied = applied;
+    const snap = storage.snapshot();
+    this.configs = new ConfigHistory(snap === undefined ? initial : membershipOf(snap), index(snapIndex));
+    // Entries kept behind the snapshot are already reflected in its membership.
+    const first = Math.max(storage.firstIndex(), snapIndex + 1);
+    const last = storage.lastIndex();
+    if (last >= first)
+      this.configs.add(storage.entries(index(first), index(last + 1), Number.POSITIVE_INFINITY));
     assert(applied <= this.commit, `log: applied ${applied} <= commit ${this.commit}`);
   }
 
@@ -76,6 +87,7 @@ export class RaftLog {
     const first = entries[0]!;
     assert(first.index === this.lastIndex() + 1, `log: append at ${first.index} after ${this.lastIndex()}`);
     for (const e of entries) this.unstable.push(e);
+    this.configs.add(entries);
   }
 
   /**
@@ -111,6 +123,8 @@ export class RaftLog {
       this.unstable.length = at - this.unstableOffset;
     }
     for (let k = from; k < entries.length; k++) this.unstable.push(entries[k]!);
+    this.configs.truncate(at);
+    this.configs.add(entries, from);
   }
 
   /** The entry at `i`, or undefined when compacted or beyond the end. */
@@ -154,6 +168,7 @@ export class RaftLog {
       `log: restoring snapshot ${snap.index} at or below commit ${this.commit}`,
     );
     this.unstableSnapshot = snap;
+    this.configs.reset(membershipOf(snap), snap.index);
     this.unstable = [];
     this.unstableOffset = index(snap.index + 1);
     this.commit = snap.index;

@@ -1,8 +1,16 @@
 import { assert, assertNever } from './assert.js';
 import { type RaftConfig, type ResolvedConfig, resolveConfig } from './config.js';
-import { EmptyProposalError, NotLeaderError, TransferInProgressError, UnknownMemberError } from './errors.js';
+import {
+  ConfChangeError,
+  EmptyProposalError,
+  NotLeaderError,
+  TransferInProgressError,
+  UnknownMemberError,
+} from './errors.js';
 import {
   committedIndexOf,
+  encodeMembership,
+  isJoint,
   isQuorum,
   isVoter,
   type Membership,
@@ -46,8 +54,6 @@ export class Raft {
   readonly id: NodeId;
   readonly config: ResolvedConfig;
   readonly log: RaftLog;
-  /** Who votes and who learns; see membership.ts. */
-  membership: Membership;
   term: Term;
   vote: NodeId;
   lead: NodeId = NONE;
@@ -86,13 +92,22 @@ export class Raft {
   constructor(config: RaftConfig) {
     this.config = resolveConfig(config);
     this.id = this.config.id;
-    this.membership = simpleMembership(this.config.voters);
+
     const hs = this.config.storage.hardState();
-    this.log = new RaftLog(this.config.storage, this.config.applied ?? index(0));
+    this.log = new RaftLog(
+      this.config.storage,
+      this.config.applied ?? index(0),
+      simpleMembership(this.config.voters),
+    );
     this.term = hs.term;
     this.vote = hs.vote;
     this.quietAfterStart = this.config.leaseReads;
     this.becomeFollower(this.term, NONE);
+  }
+
+  /** Who votes and who learns: the latest configuration in the log (§4.1). */
+  get membership(): Membership {
+    return this.log.configs.latest();
   }
 
   hardState(): HardState {
@@ -105,6 +120,72 @@ export class Raft {
   tick(): void {
     if (this.role === Role.Leader) this.tickHeartbeat();
     else this.tickElection();
+  }
+
+  /**
+   * Changes the cluster to `target` voters and learners (thesis §4.3). A change of voters goes
+   * through the joint configuration C(old,new) — decisions need majorities of both — and the
+   * leader appends C(new) once the joint entry commits; a change of learners alone is one entry.
+   * A configuration takes effect when appended (§4.1). Refused while another change is in flight
+   * and until this leader has committed an entry of its own term. Returns the entry's index.
+   */
+  proposeConfChange(target: { voters: readonly NodeId[]; learners: readonly NodeId[] }): Index {
+    if (this.role !== Role.Leader) throw new NotLeaderError(this.lead === NONE ? undefined : this.lead);
+    if (this.leadTransferee !== NONE) throw new TransferInProgressError(this.leadTransferee);
+    const current = this.membership;
+    const inFlight = isJoint(current) || this.log.configs.latestIndex() > this.log.commit;
+    if (inFlight || this.log.term(this.log.commit) !== this.term) {
+      throw new ConfChangeError(
+        'ERR_CONF_CHANGE_IN_PROGRESS',
+        'a configuration change is in flight (or this leader is new); retry when it has committed',
+      );
+    }
+    const voters = [...target.voters];
+    const learners = [...target.learners];
+    if (voters.length === 0)
+      throw new ConfChangeError('ERR_BAD_CONF_CHANGE', 'a configuration needs at least one voter');
+    if (new Set([...voters, ...learners]).size !== voters.length + learners.length) {
+      throw new ConfChangeError(
+        'ERR_BAD_CONF_CHANGE',
+        'each member must appear once, as a voter or as a learner',
+      );
+    }
+    const sameVoters =
+      voters.length === current.voters.length && voters.every((v) => current.voters.includes(v));
+    return this.appendConfig({ voters, outgoing: sameVoters ? [] : [...current.voters], learners });
+  }
+
+  private appendConfig(next: Membership): Index {
+    const at = index(this.log.lastIndex() + 1);
+    this.log.append([{ term: this.term, index: at, kind: EntryKind.Config, data: encodeMembership(next) }]);
+    this.syncProgress();
+    this.broadcastAppend(false);
+    return at;
+  }
+
+  /** The leader tracks every member of the configuration in force (and itself), no one else. */
+  private syncProgress(): void {
+    const wanted = new Set(members(this.membership));
+    wanted.add(this.id);
+    for (const id of this.progress.keys()) if (!wanted.has(id)) this.progress.delete(id);
+    const next = index(this.log.lastIndex() + 1);
+    for (const id of wanted) {
+      if (!this.progress.has(id)) this.progress.set(id, new Progress(next, this.config.inflightMax));
+    }
+  }
+
+  /**
+   * After a commit: a committed joint configuration is followed by C(new) (§4.3); a leader that is
+   * not a voter of the committed C(new) steps down — it led until then (§4.2.2).
+   */
+  private afterConfigCommit(): void {
+    const m = this.membership;
+    if (this.log.configs.latestIndex() > this.log.commit || this.role !== Role.Leader) return;
+    if (isJoint(m)) {
+      this.appendConfig({ voters: m.voters, outgoing: [], learners: m.learners });
+    } else if (!isVoter(m, this.id)) {
+      this.becomeFollower(this.term, NONE, 'removed from the configuration, which has committed');
+    }
   }
 
   /**
@@ -438,6 +519,7 @@ export class Raft {
     const next = index(this.log.lastIndex() + 1);
     for (const peer of members(this.membership))
       this.progress.set(peer, new Progress(next, this.config.inflightMax));
+    if (!this.progress.has(this.id)) this.progress.set(this.id, new Progress(next, this.config.inflightMax));
     this.progress.get(this.id)!.maybeUpdate(this.log.persistedIndex());
     this.setRole(Role.Leader);
     // §5.4.2: a new leader commits entries of older terms only through an entry of its own term.
@@ -525,7 +607,9 @@ export class Raft {
       if (pr.maybeDecrease(m.index, this.nextFromHint(m))) this.sendAppend(m.from, pr, true);
       return;
     }
-    if (!pr.maybeUpdate(m.index)) return;
+    // An ack that tells nothing new still answers a probe: the follower matches at `match`.
+    const answersProbe = pr.state === ProgressState.Probe && m.index === pr.match;
+    if (!pr.maybeUpdate(m.index) && !answersProbe) return;
     switch (pr.state) {
       case ProgressState.Probe:
         pr.becomeReplicate();
@@ -594,6 +678,7 @@ export class Raft {
       this.readsBeforeCommit = [];
       for (const r of waiting) this.readIndex(r);
     }
+    this.afterConfigCommit();
     return true;
   }
 
@@ -611,7 +696,8 @@ export class Raft {
     const last = this.log.lastIndex();
     const entries =
       pr.next <= last ? this.log.slice(pr.next, index(last + 1), this.config.entryBytesMax) : [];
-    if (entries.length === 0 && !sendIfEmpty) return false;
+    // A probe goes out even when it carries nothing: it asks whether the follower matches at next − 1.
+    if (entries.length === 0 && !sendIfEmpty && pr.state !== ProgressState.Probe) return false;
     const prevIndex = index(pr.next - 1);
     const msg: AppendMessage = {
       type: 'app',

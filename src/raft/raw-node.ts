@@ -1,5 +1,6 @@
 import { assert } from './assert.js';
 import type { RaftConfig } from './config.js';
+import type { Membership } from './membership.js';
 import { type Message, sendableBeforePersist } from './messages.js';
 import { Raft } from './raft.js';
 import type { ReadState } from './read-only.js';
@@ -75,6 +76,21 @@ export class RawNode {
 
   campaign(): void {
     this.raft.campaign();
+  }
+
+  /** Changes voters and learners; see Raft.proposeConfChange. */
+  proposeConfChange(target: { voters: readonly NodeId[]; learners: readonly NodeId[] }): Index {
+    return this.raft.proposeConfChange(target);
+  }
+
+  /** The configuration in force: the latest in the log (§4.1). */
+  membership(): Membership {
+    return this.raft.membership;
+  }
+
+  /** The configuration in force at index `i` (a snapshot taken at `i` carries it). */
+  membershipAt(i: Index): Membership {
+    return this.raft.log.configs.at(i);
   }
 
   /** Hands leadership to voter `to`; see Raft.transferLeadership. */

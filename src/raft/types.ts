@@ -15,6 +15,8 @@ export const index = (n: number): Index => n as Index;
 export enum EntryKind {
   Normal = 0,
   Empty = 1,
+  /** A new cluster configuration (thesis §4.3); takes effect when appended. */
+  Config = 2,
 }
 
 /** A log entry. `data` is an opaque byte slice owned by the state machine. */
@@ -33,6 +35,10 @@ export interface SnapshotMeta {
   readonly index: Index;
   readonly term: Term;
   readonly voters: readonly NodeId[];
+  /** Non-voting members at the snapshot's index (absent: none). */
+  readonly learners?: readonly NodeId[];
+  /** The old voters, when the snapshot falls inside a joint configuration (absent: none). */
+  readonly outgoing?: readonly NodeId[];
 }
 
 /** The state that must be on stable storage before any message that depends on it is sent. */

@@ -485,7 +485,9 @@ function readEntries(c: Cursor): Entry[] {
     const t = term(c.u64('entry term'));
     const i = index(c.u64('entry index'));
     const kind = c.u8('entry kind');
-    if (kind !== EntryKind.Normal && kind !== EntryKind.Empty) throw new FrameError(`entry kind ${kind}`);
+    if (kind !== EntryKind.Normal && kind !== EntryKind.Empty && kind !== EntryKind.Config) {
+      throw new FrameError(`entry kind ${kind}`);
+    }
     const n = c.u32('entry data length');
     entries.push({ term: t, index: i, kind, data: c.bytesView(n, 'entry data') });
   }

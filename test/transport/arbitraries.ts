@@ -29,7 +29,7 @@ const indexArb = u53.map(index);
 /** Node ids: any printable Unicode, including multi-code-point graphemes. */
 export const nodeId = fc.string({ unit: 'grapheme', maxLength: 8 });
 const bytes = fc.uint8Array({ maxLength: 48 });
-const kind = fc.constantFrom(EntryKind.Normal, EntryKind.Empty);
+const kind = fc.constantFrom(EntryKind.Normal, EntryKind.Empty, EntryKind.Config);
 
 const entry: fc.Arbitrary<Entry> = fc.record({ term: termArb, index: indexArb, kind, data: bytes });
 const envelope = { from: nodeId, to: nodeId, term: termArb };

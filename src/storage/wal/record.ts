@@ -199,7 +199,9 @@ function parsePayload(bytes: Uint8Array, view: DataView, start: number, end: num
       const kind = bytes[p + 16]!;
       if (t === undefined || i === undefined || i === 0)
         return 'an entry record with an impossible term or index';
-      if (kind !== EntryKind.Normal && kind !== EntryKind.Empty) return `an entry of unknown kind ${kind}`;
+      if (kind !== EntryKind.Normal && kind !== EntryKind.Empty && kind !== EntryKind.Config) {
+        return `an entry of unknown kind ${kind}`;
+      }
       return {
         type: RecordType.Entry,
         entry: { term: term(t), index: index(i), kind, data: bytes.slice(p + ENTRY_FIXED, end) },

@@ -1,0 +1,109 @@
+// Membership changes by joint consensus (thesis §4.3), learners, removing the leader.
+import { describe, expect, test } from 'vitest';
+import { ConfChangeError } from '../../src/raft/errors.js';
+import { Role } from '../../src/raft/types.js';
+import { Cluster } from './harness.js';
+
+const bytes = (s: string) => new TextEncoder().encode(s);
+
+/** a leads a cluster of `size` nodes whose first `voters` are the voters; its no-op is committed. */
+function cluster(size: number, voters: number) {
+  const c = new Cluster({ size });
+  const ids = c.ids;
+  // Nodes beyond `voters` start as if they were not members (they join by the change).
+  for (const id of ids)
+    c.raft(id).log.configs.reset({ voters: ids.slice(0, voters), outgoing: [], learners: [] }, 0 as never);
+  c.elect('a');
+  expect(c.raft('a').role).toBe(Role.Leader);
+  return c;
+}
+
+describe('joint consensus (§4.3)', () => {
+  test('adding a voter goes through C(old,new), then C(new); the new voter gets the whole log', () => {
+    const c = cluster(4, 3);
+    c.node('a').propose([bytes('x')]);
+    c.deliverAll();
+    c.node('a').proposeConfChange({ voters: ['a', 'b', 'c', 'd'], learners: [] });
+    expect(c.raft('a').membership.outgoing).toEqual(['a', 'b', 'c']); // in force when appended (§4.1)
+    c.deliverAll();
+    const m = c.raft('a').membership;
+    expect(m).toEqual({ voters: ['a', 'b', 'c', 'd'], outgoing: [], learners: [] });
+    expect(c.raft('d').membership).toEqual(m);
+    expect(c.raft('d').log.commit).toBe(c.raft('a').log.commit);
+  });
+
+  test('in the joint configuration an entry commits only with majorities of both old and new voters', () => {
+    const c = cluster(5, 3);
+    c.isolate('d');
+    c.isolate('e');
+    // Replace b and c by d and e: the new half {a, d, e} has only a.
+    c.node('a').proposeConfChange({ voters: ['a', 'd', 'e'], learners: [] });
+    c.deliverAll();
+    const a = c.raft('a');
+    expect(a.membership.outgoing).toEqual(['a', 'b', 'c']);
+    const stuck = a.log.commit;
+    expect(a.log.lastIndex()).toBeGreaterThan(stuck); // the joint entry is on a, b, c but not committed
+    c.heal();
+    c.tick('a', 3);
+    c.deliverAll();
+    expect(a.membership).toEqual({ voters: ['a', 'd', 'e'], outgoing: [], learners: [] });
+    expect(a.log.commit).toBe(a.log.lastIndex());
+  });
+
+  test('a second change while one is in flight is refused, and so is an invalid one', () => {
+    const c = cluster(4, 3);
+    c.isolate('b');
+    c.isolate('c');
+    c.node('a').proposeConfChange({ voters: ['a', 'b', 'c', 'd'], learners: [] });
+    expect(() => c.node('a').proposeConfChange({ voters: ['a', 'b'], learners: [] })).toThrow(
+      ConfChangeError,
+    );
+    c.heal();
+    c.tick('a', 3);
+    const bad = () => c.node('a').proposeConfChange({ voters: ['a'], learners: ['a'] });
+    expect(bad).toThrow(/once/);
+    expect(() => c.node('a').proposeConfChange({ voters: [], learners: [] })).toThrow(/at least one voter/);
+  });
+
+  test('a removed leader leads until C(new) commits, then steps down; the rest elect a leader', () => {
+    const c = cluster(3, 3);
+    c.node('a').proposeConfChange({ voters: ['b', 'c'], learners: [] });
+    c.deliverAll();
+    expect(c.raft('a').role).toBe(Role.Follower);
+    expect(c.raft('b').membership.voters).toEqual(['b', 'c']);
+    c.tickAll(25);
+    const leaders = c.leaders();
+    expect(leaders).toHaveLength(1);
+    expect(leaders[0]).not.toBe('a');
+  });
+
+  test('a learner receives the log but never counts toward a quorum and never campaigns', () => {
+    const c = cluster(4, 3);
+    c.node('a').proposeConfChange({ voters: ['a', 'b', 'c'], learners: ['d'] });
+    c.deliverAll();
+    expect(c.raft('d').membership.learners).toEqual(['d']);
+    c.isolate('b');
+    c.isolate('c');
+    const a = c.raft('a');
+    c.node('a').propose([bytes('y')]);
+    c.deliverAll();
+    expect(c.raft('d').log.lastIndex()).toBe(a.log.lastIndex()); // replicated to the learner...
+    expect(a.log.commit).toBeLessThan(a.log.lastIndex()); // ...which does not make a majority
+    c.tick('d', 50);
+    expect(c.raft('d').role).toBe(Role.Follower);
+  });
+
+  test('a removed node that never heard of its removal does not disrupt the cluster (PreVote + CheckQuorum)', () => {
+    const c = cluster(3, 3);
+    c.isolate('c');
+    c.node('a').proposeConfChange({ voters: ['a', 'b'], learners: [] });
+    c.tick('a', 3);
+    const term = c.raft('a').term;
+    expect(c.raft('a').membership.voters).toEqual(['a', 'b']);
+    c.tick('c', 40); // c still believes it is a voter and campaigns, alone
+    c.heal();
+    c.tickAll(30);
+    expect(c.raft('a').role).toBe(Role.Leader);
+    expect(c.raft('a').term).toBe(term);
+  });
+});

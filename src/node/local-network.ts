@@ -13,6 +13,12 @@ interface Endpoint {
 
 class PeerUnavailable extends Error {
   readonly code = 'ERR_PEER_UNAVAILABLE';
+  constructor(
+    message: string,
+    readonly maybeDelivered = false,
+  ) {
+    super(message);
+  }
 }
 
 /**
@@ -83,7 +89,7 @@ export class LocalNetwork {
       ep.onRequest!(from, payload).then(
         (r) => {
           clearTimeout(timer);
-          if (this.reachable(to, from) === undefined) reject(new Error('connection lost'));
+          if (this.reachable(to, from) === undefined) reject(new PeerUnavailable('connection lost', true));
           else resolve(r);
         },
         (e: Error) => {

@@ -434,8 +434,10 @@ export class RaftNode<R> {
     try {
       return await this.opts.transport.request(lead, withKind(kind, body), this.opts.forwardTimeoutMs);
     } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code === 'ERR_PEER_UNAVAILABLE') throw new NoLeaderError();
+      const e = err as { code?: string; maybeDelivered?: boolean };
+      // Only a request that never left is "never proposed"; one lost with its connection may
+      // have been carried out by the leader.
+      if (e.code === 'ERR_PEER_UNAVAILABLE' && e.maybeDelivered !== true) throw new NoLeaderError();
       throw new OutcomeUnknownError(`the request to leader ${lead} failed (${(err as Error).message})`);
     }
   }

@@ -26,6 +26,8 @@ export class PeerUnavailableError extends FlotillaError {
   constructor(
     readonly peer: NodeId,
     readonly reason: string,
+    /** The request may have reached the peer (the connection was lost after it was queued). */
+    readonly maybeDelivered = false,
   ) {
     super(`peer ${peer} is unavailable: ${reason}; retry later or ask another node`);
     this.name = 'PeerUnavailableError';

@@ -327,7 +327,8 @@ export class OutboundLink {
 
   private rejectPending(reason: string): void {
     if (this.pending.size === 0) return;
-    const err = new PeerUnavailableError(this.peer, reason);
+    // These requests were queued on the lost connection: they may have been executed.
+    const err = new PeerUnavailableError(this.peer, reason, true);
     for (const p of this.pending.values()) {
       clearTimeout(p.timer);
       p.reject(err);

@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { type FlotillaError, NotLeaderError, TransferInProgressError } from '../raft/errors.js';
+import { LeaseClock, leaseDurationMs } from '../raft/lease.js';
 import type { Message } from '../raft/messages.js';
 import { RawNode, type Ready } from '../raft/raw-node.js';
 import {
@@ -502,10 +503,9 @@ export class RaftNode<R> {
    */
   async leaseRead(): Promise<'lease' | 'linearizable'> {
     const r = this.core.raft;
-    if (this.opts.leaseReads && r.role === Role.Leader && r.log.term(r.log.commit) === r.term) {
-      const sentAt = this.roundTerm === r.term ? this.roundSentAt.get(r.leaseRound) : undefined;
-      const leaseMs = this.opts.electionTicks * this.opts.tickMs * (1 - this.opts.clockDriftBound);
-      if (sentAt !== undefined && this.opts.clock() < sentAt + leaseMs) {
+    if (this.opts.leaseReads) {
+      const until = this.lease.expiry(r, leaseDurationMs(this.opts));
+      if (until !== undefined && this.opts.clock() < until) {
         await this.waitApplied(r.log.commit);
         return 'lease';
       }
@@ -558,22 +558,11 @@ export class RaftNode<R> {
     await this.propose(new Uint8Array(0));
   }
 
-  // When each heartbeat round of the current term was sent (monotonic ms), for leases.
-  private readonly roundSentAt = new Map<number, number>();
-  private roundTerm = -1;
+  /** When each heartbeat round of the current term was sent (monotonic ms), for leases. */
+  private readonly lease = new LeaseClock();
 
   private noteHeartbeatRound(messages: readonly Message[]): void {
-    if (!this.opts.leaseReads) return;
-    let round = 0;
-    for (const m of messages) if (m.type === 'heartbeat' && m.context > round) round = m.context;
-    if (round === 0) return;
-    const r = this.core.raft;
-    if (this.roundTerm !== r.term) {
-      this.roundSentAt.clear();
-      this.roundTerm = r.term;
-    }
-    this.roundSentAt.set(round, this.opts.clock());
-    for (const k of this.roundSentAt.keys()) if (k < r.leaseRound) this.roundSentAt.delete(k);
+    if (this.opts.leaseReads) this.lease.noteSent(messages, this.core.raft, this.opts.clock());
   }
 
   async readBarrier(): Promise<void> {

@@ -86,6 +86,8 @@ export class Raft {
    * knows when it sent that round: a leader lease runs from then (thesis §6.4.1).
    */
   leaseRound = 0;
+  /** A leadership transfer began in this term: no lease until the next term. */
+  private leaseRevoked = false;
   /** With leases on, a node that just started refuses votes for an election timeout (it may have promised one). */
   private quietAfterStart: boolean;
 
@@ -163,6 +165,16 @@ export class Raft {
     return at;
   }
 
+  /**
+   * §3.10: tell `to` to campaign now. Its votes pass the stickiness that protects this leader's
+   * lease, so this leader gives up its lease for the rest of the term.
+   */
+  private sendTimeoutNow(to: NodeId): void {
+    this.leaseRevoked = true;
+    this.leaseRound = 0;
+    this.send({ type: 'timeout-now', to, term: this.term });
+  }
+
   /** The leader tracks every member of the configuration in force (and itself), no one else. */
   private syncProgress(): void {
     const wanted = new Set(members(this.membership));
@@ -204,7 +216,7 @@ export class Raft {
     this.leadTransferee = to;
     this.transferElapsed = 0;
     const pr = this.progress.get(to)!;
-    if (pr.match === this.log.lastIndex()) this.send({ type: 'timeout-now', to, term: this.term });
+    if (pr.match === this.log.lastIndex()) this.sendTimeoutNow(to);
     else this.sendAppend(to, pr, false);
   }
 
@@ -471,6 +483,7 @@ export class Raft {
     this.readsBeforeCommit = [];
     this.heartbeatRound = 0;
     this.leaseRound = 0;
+    this.leaseRevoked = false;
     this.leadTransferee = NONE;
     if (t !== this.term) {
       this.term = t;
@@ -622,9 +635,7 @@ export class Raft {
         if (pr.match + 1 >= this.log.firstIndex()) pr.becomeProbe();
         break;
     }
-    if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) {
-      this.send({ type: 'timeout-now', to: m.from, term: this.term });
-    }
+    if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) this.sendTimeoutNow(m.from);
     if (this.maybeCommit()) {
       this.broadcastAppend(true);
       return;
@@ -746,7 +757,7 @@ export class Raft {
     const roundOf = (id: NodeId) =>
       id === this.id ? this.heartbeatRound : (this.progress.get(id)?.ackedRound ?? 0);
     const confirmed = quorumRound(this.membership, roundOf);
-    if (confirmed > this.leaseRound) this.leaseRound = confirmed;
+    if (!this.leaseRevoked && confirmed > this.leaseRound) this.leaseRound = confirmed;
   }
 
   /** Every heartbeat broadcast is a new round; pending ReadIndex rounds ride on it. */

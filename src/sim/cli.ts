@@ -1,14 +1,21 @@
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { SimulationFailure } from './cluster.js';
-import { type RandomRunResult, randomRun } from './random-run.js';
+import { describeReads, sumReads } from './history-check.js';
+import { type RandomRunOptions, type RandomRunResult, randomRun } from './random-run.js';
 
-const USAGE = `usage: npm run sim -- [--seed N | --seeds N [--from S]] [--fault-ms MS] [--no-prevote] [--no-checkquorum]
+const USAGE = `usage: npm run sim -- [--seed N [--history FILE] | --seeds N [--from S]] [--fault-ms MS]
+                      [--no-prevote] [--no-checkquorum] [--no-lease] [--drift-bound B]
 
-  Each seed draws PreVote and CheckQuorum on or off unless a --no-* flag pins them off.
+  Each seed draws PreVote, CheckQuorum and lease reads on or off unless a --no-* flag pins them
+  off. Clients write and read (linearizable, lease, stale) throughout; each run's history is
+  checked for linearizability (stale reads left out).
 
-  --seed N        replay one run exactly and print its fault schedule
-  --seeds N       run N seeds (from --from, default 1) and print how many passed and the slowest elections
-  --fault-ms MS   virtual milliseconds of faults before healing (default 2000)
+  --seed N          replay one run exactly and print its fault schedule
+  --history FILE    with --seed: write the run's client history (JSON Lines) for \`flotilla check\`
+  --seeds N         run N seeds (from --from, default 1) and print how many passed and the slowest elections
+  --fault-ms MS     virtual milliseconds of faults before healing (default 2000)
+  --drift-bound B   each node's clock drifts within ±B; leases allow for B (default 0.1)
 
 example: npm run sim -- --seeds 1000`;
 
@@ -25,12 +32,18 @@ export function main(argv: readonly string[]): number {
     console.log(USAGE);
     return 0;
   }
-  const options = {
+  const options: RandomRunOptions = {
     faultMs: Number(args['fault-ms'] ?? 2000),
     ...(args['no-prevote'] ? { preVote: false } : {}),
     ...(args['no-checkquorum'] ? { checkQuorum: false } : {}),
+    ...(args['no-lease'] ? { leaseReads: false } : {}),
+    ...(args['drift-bound'] === undefined ? {} : { clockDriftBound: Number(args['drift-bound']) }),
   };
-  if (args.seed !== undefined) return replay(Number(args.seed), options);
+  if (args.seed !== undefined) {
+    const file = args.history;
+    const write = file === undefined ? {} : { onHistory: (jsonl: string) => writeFileSync(file, jsonl) };
+    return replay(Number(args.seed), { ...options, ...write });
+  }
   const count = Number(args.seeds ?? 100);
   const from = Number(args.from ?? 1);
   return many(from, count, options);
@@ -46,16 +59,20 @@ function parse(argv: readonly string[]) {
       'fault-ms': { type: 'string' },
       'no-prevote': { type: 'boolean' },
       'no-checkquorum': { type: 'boolean' },
+      'no-lease': { type: 'boolean' },
+      'drift-bound': { type: 'string' },
+      history: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   }).values;
 }
 
-function replay(seed: number, options: Parameters<typeof randomRun>[1]): number {
+function replay(seed: number, options: RandomRunOptions): number {
   try {
     const r = randomRun(seed, options);
     for (const f of r.faults) console.log(`  ${f}`);
     console.log(summary(r));
+    console.log(describeReads(r.reads, r.opsChecked));
     return 0;
   } catch (err) {
     if (!(err instanceof SimulationFailure)) throw err;
@@ -64,7 +81,7 @@ function replay(seed: number, options: Parameters<typeof randomRun>[1]): number 
   }
 }
 
-function many(from: number, count: number, options: Parameters<typeof randomRun>[1]): number {
+function many(from: number, count: number, options: RandomRunOptions): number {
   const results: RandomRunResult[] = [];
   const failed: number[] = [];
   const started = performance.now();
@@ -79,13 +96,16 @@ function many(from: number, count: number, options: Parameters<typeof randomRun>
   }
   const secs = (performance.now() - started) / 1000;
   console.log(`${results.length}/${count} seeds passed in ${secs.toFixed(1)}s`);
+  const total = sumReads(results.map((r) => r.reads));
+  const ops = results.reduce((n, r) => n + r.opsChecked, 0);
+  console.log(describeReads(total, ops));
   const slowest = [...results].sort((a, b) => b.firstElectionMs - a.firstElectionMs).slice(0, 5);
   console.log(
-    `slowest first elections: ${slowest.map((r) => `seed ${r.seed}: ${r.firstElectionMs}ms`).join(', ')}`,
+    `slowest first elections: ${slowest.map((r) => `seed ${r.seed}: ${ms(r.firstElectionMs)}`).join(', ')}`,
   );
   const recovery = [...results].sort((a, b) => b.recoveryMs - a.recoveryMs).slice(0, 5);
   console.log(
-    `slowest recoveries after healing: ${recovery.map((r) => `seed ${r.seed}: ${r.recoveryMs}ms`).join(', ')}`,
+    `slowest recoveries after healing: ${recovery.map((r) => `seed ${r.seed}: ${ms(r.recoveryMs)}`).join(', ')}`,
   );
   if (failed.length > 0) console.log(`failed seeds: ${failed.join(' ')} (replay: npm run sim -- --seed N)`);
   return failed.length === 0 ? 0 : 1;
@@ -93,9 +113,12 @@ function many(from: number, count: number, options: Parameters<typeof randomRun>
 
 function summary(r: RandomRunResult): string {
   return (
-    `seed=${r.seed} nodes=${r.nodes} preVote=${r.preVote} checkQuorum=${r.checkQuorum} steps=${r.steps} committed=${r.committed} acked=${r.acked} ` +
-    `first election ${r.firstElectionMs}ms, converged ${r.recoveryMs}ms after healing: ok`
+    `seed=${r.seed} nodes=${r.nodes} preVote=${r.preVote} checkQuorum=${r.checkQuorum} leaseReads=${r.leaseReads} ` +
+    `steps=${r.steps} committed=${r.committed} acked=${r.acked} ` +
+    `first election ${ms(r.firstElectionMs)}, converged ${ms(r.recoveryMs)} after healing: ok`
   );
 }
+
+const ms = (t: number): string => `${t.toFixed(1)}ms`;
 
 process.exitCode = main(process.argv.slice(2));

@@ -2,9 +2,12 @@ import type { TraceEvent } from '../raft/config.js';
 import type { Message } from '../raft/messages.js';
 import type { Ready } from '../raft/raw-node.js';
 import { type Entry, type Index, type NodeId, Role, type Term } from '../raft/types.js';
+import type { ClientHistory, ClientOp, Consistency } from './client-history.js';
+import { ClientOps, type ReadIndexRpc } from './client-ops.js';
 import { EventQueue } from './event-queue.js';
-import { describeMessage } from './format.js';
+import { describeMessage, formatMs } from './format.js';
 import { SafetyChecker } from './invariants.js';
+import { leaseDurationMs } from './lease.js';
 import { SimNetwork } from './network.js';
 import { Prng } from './prng.js';
 import { SimNode } from './sim-node.js';
@@ -28,6 +31,21 @@ export interface ClusterOptions {
   readonly snapshotEntries?: number;
   /** Entries kept behind a snapshot for slow followers. */
   readonly retainEntries?: number;
+  /**
+   * The host serves `lease` reads from the leader's lease (thesis §6.4.1), as RaftNode's
+   * `leaseReads`; needs checkQuorum. Otherwise `lease` reads are served as linearizable.
+   */
+  readonly leaseReads?: boolean;
+  /** The clock-rate difference the lease allows for, as RaftNode's `clockDriftBound` (default 0.1). */
+  readonly clockDriftBound?: number;
+  /**
+   * How far each node's clock rate is off: node X's clock reads virtual time × (1 + drift[X]), and
+   * it ticks every `tickMs` of that clock. `'random'` draws each within ±clockDriftBound (from a
+   * stream of its own, so the rest of the run is the same as without drift). Default: no drift.
+   */
+  readonly clockDrifts?: 'random' | Readonly<Record<NodeId, number>>;
+  /** Overrides the lease duration on the leader's clock (default: as RaftNode, `leaseDurationMs`). */
+  readonly leaseMs?: number;
   /** How many recent events a failure report shows. */
   readonly traceMax?: number;
   /** Receives every timeline event as it happens (for the scenario printer). */
@@ -43,7 +61,10 @@ type SimEvent =
   | { readonly kind: 'tick'; readonly node: SimNode; readonly epoch: number }
   | { readonly kind: 'deliver'; readonly msg: Message; readonly snapshot?: readonly Entry[] }
   | { readonly kind: 'persisted'; readonly node: SimNode; readonly epoch: number }
-  | { readonly kind: 'action'; readonly label: string; readonly run: () => void };
+  | { readonly kind: 'action'; readonly label: string; readonly run: () => void }
+  | { readonly kind: 'rpc'; readonly rpc: ReadIndexRpc }
+  /** A client's own event (a timeout, its next operation): the nodes it touches check themselves. */
+  | { readonly kind: 'client'; readonly label: string; readonly run: () => void };
 
 /** A run stopped on a broken invariant or a failed core assertion. */
 export class SimulationFailure extends Error {
@@ -56,7 +77,7 @@ export class SimulationFailure extends Error {
     readonly trace: readonly string[],
   ) {
     super(
-      `seed=${seed} step=${step} t=${at}ms: ${cause.message}\n` +
+      `seed=${seed} step=${step} t=${formatMs(at)}ms: ${cause.message}\n` +
         `replay: npm run sim -- --seed ${seed}\nlast events:\n  ${trace.join('\n  ')}`,
     );
     this.name = 'SimulationFailure';
@@ -71,6 +92,26 @@ export interface Acked {
 }
 
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+/** A client gives up on an operation after this long (virtual ms) unless told otherwise. */
+const DEFAULT_TIMEOUT_MS = 500;
+
+/** Each node's clock drift; `'random'` draws uniformly in ±bound from a stream seeded by `seed` alone. */
+function driftsFor(
+  ids: readonly NodeId[],
+  drifts: 'random' | Readonly<Record<NodeId, number>>,
+  bound: number,
+  seed: number,
+): Map<NodeId, number> {
+  const out = new Map<NodeId, number>();
+  const rng = new Prng(seed ^ 0x0c10c);
+  for (const id of ids) {
+    const d = drifts === 'random' ? (2 * rng.nextFloat() - 1) * bound : (drifts[id] ?? 0);
+    if (!(d > -1)) throw new Error(`clock drift of ${id} must be above -1 (a clock that runs), got ${d}`);
+    out.set(id, d);
+  }
+  return out;
+}
 
 /**
  * A deterministic cluster of real cores: virtual time, a seeded PRNG, a faulty network and
@@ -82,11 +123,13 @@ export class Cluster {
   readonly network: SimNetwork;
   readonly checker = new SafetyChecker();
   readonly acked: Acked[] = [];
+  /** Simulated clients: `put`/`get` below; every operation is recorded in `history`. */
+  readonly clients: ClientOps;
   now = 0;
   steps = 0;
   private readonly rng: Prng;
   private readonly queue = new EventQueue<SimEvent>();
-  private readonly pending = new Map<NodeId, Map<number, { term: Term; payload: string }>>();
+  private readonly pending = new Map<NodeId, Map<number, { term: Term; payload: string; op?: ClientOp }>>();
   private readonly recent: { at: number; text: string | (() => string) }[] = [];
   private readonly opts: Required<Omit<ClusterOptions, 'onEvent'>> & Pick<ClusterOptions, 'onEvent'>;
 
@@ -104,26 +147,56 @@ export class Cluster {
       entryBytesMax: 1 << 20,
       snapshotEntries: 0,
       retainEntries: 0,
+      leaseReads: false,
+      clockDriftBound: 0.1,
+      clockDrifts: {},
+      leaseMs: leaseDurationMs({
+        electionTicks: options.electionTicks ?? 10,
+        tickMs: options.tickMs ?? 10,
+        clockDriftBound: options.clockDriftBound ?? 0.1,
+      }),
       traceMax: 40,
       ...options,
     };
     this.seed = options.seed;
     this.rng = new Prng(options.seed);
     this.network = new SimNetwork(this.rng.fork());
+    const o = this.opts;
+    this.clients = new ClientOps(
+      {
+        now: () => this.now,
+        node: (id) => this.node(id),
+        sendRpc: (rpc) => this.sendRpc(rpc),
+        later: (at, label, run) => this.later(at, label, run),
+        trace: (text) => this.remember(text),
+        propose: (n, data, op) => this.proposeAt(n, data, op),
+        drive: (n) => {
+          this.drive(n);
+          this.checkNode(n);
+        },
+      },
+      { leaseReads: o.leaseReads, leaseMs: o.leaseMs },
+    );
+    const drifts = driftsFor(o.ids, o.clockDrifts, o.clockDriftBound, options.seed);
     for (const id of this.opts.ids) {
-      const node = new SimNode(id, (storage, epoch) => ({
+      const node = new SimNode(
         id,
-        voters: this.opts.ids,
-        storage,
-        rng: new Prng((this.seed * 31 + id.charCodeAt(0)) ^ (epoch * 7919)),
-        electionTicks: this.opts.electionTicks,
-        heartbeatTicks: this.opts.heartbeatTicks,
-        preVote: this.opts.preVote,
-        checkQuorum: this.opts.checkQuorum,
-        inflightMax: this.opts.inflightMax,
-        entryBytesMax: this.opts.entryBytesMax,
-        trace: (event) => this.emit({ at: this.now, kind: 'core', event }),
-      }));
+        (storage, epoch) => ({
+          id,
+          voters: this.opts.ids,
+          storage,
+          rng: new Prng((this.seed * 31 + id.charCodeAt(0)) ^ (epoch * 7919)),
+          electionTicks: this.opts.electionTicks,
+          heartbeatTicks: this.opts.heartbeatTicks,
+          preVote: this.opts.preVote,
+          checkQuorum: this.opts.checkQuorum,
+          leaseReads: this.opts.leaseReads,
+          inflightMax: this.opts.inflightMax,
+          entryBytesMax: this.opts.entryBytesMax,
+          trace: (event) => this.emit({ at: this.now, kind: 'core', event }),
+        }),
+        drifts.get(id) ?? 0,
+      );
       this.nodes.set(id, node);
       this.pending.set(id, new Map());
       this.startNode(node);
@@ -134,6 +207,11 @@ export class Cluster {
     const n = this.nodes.get(id);
     if (n === undefined) throw new Error(`no node "${id}" in this cluster`);
     return n;
+  }
+
+  /** Every client operation so far, in the checker's event format. */
+  get history(): ClientHistory {
+    return this.clients.history;
   }
 
   /** The up node that leads the highest term, if any. */
@@ -186,9 +264,18 @@ export class Cluster {
     return true;
   }
 
-  /** Runs `run` at virtual time `at` (absolute), as one event. */
+  /** Runs `run` at virtual time `at` (absolute), as one event; every node is checked after it. */
   schedule(at: number, label: string, run: () => void): void {
     this.queue.push(Math.max(at, this.now), { kind: 'action', label, run });
+  }
+
+  /**
+   * Runs a client's `run` at virtual time `at` as one event. Unlike `schedule`, it checks only the
+   * nodes that the client's operations touch (they check themselves). An empty `label` keeps the
+   * event off the trace of recent events (the operations it starts trace themselves).
+   */
+  later(at: number, label: string, run: () => void): void {
+    this.queue.push(Math.max(at, this.now), { kind: 'client', label, run });
   }
 
   // ---- faults and clients -------------------------------------------------------------------
@@ -208,6 +295,7 @@ export class Cluster {
     if (!n.up) return;
     n.crash();
     this.pending.get(id)!.clear();
+    this.clients.onCrash(n);
     this.note(`${id} crashed (unsynced writes lost)`);
     this.checkNode(n);
   }
@@ -227,16 +315,58 @@ export class Cluster {
   propose(id: NodeId, payload: string): { term: Term; index: Index } {
     const n = this.node(id);
     if (n.raw === undefined) throw new Error(`node ${id} is down`);
-    try {
-      const at = n.raw.propose([encoder.encode(payload)]);
-      this.pending.get(id)!.set(at.index, { term: at.term, payload });
+    return this.outside(() => this.proposeAt(n, encoder.encode(payload)));
+  }
+
+  /**
+   * Client `process` writes `key = value` at `node` (see ClientOps): ok once `node` applied it in
+   * the term it was proposed in, fail if `node` does not lead or another entry took its index,
+   * info (unknown) on a crash or after `timeoutMs`. `onEnd` runs as its own event once it ended.
+   */
+  put(
+    process: number,
+    node: NodeId,
+    key: string,
+    value: string,
+    opts: { timeoutMs?: number; onEnd?: (op: ClientOp) => void } = {},
+  ): ClientOp {
+    return this.outside(() =>
+      this.clients.put(process, node, key, value, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, opts.onEnd),
+    );
+  }
+
+  /** Client `process` reads `key` at `node` with `consistency` (see ClientOps). */
+  get(
+    process: number,
+    node: NodeId,
+    key: string,
+    consistency: Consistency,
+    opts: { timeoutMs?: number; onEnd?: (op: ClientOp) => void } = {},
+  ): ClientOp {
+    return this.outside(() =>
+      this.clients.get(process, node, key, consistency, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, opts.onEnd),
+    );
+  }
+
+  /**
+   * From now on, `id`'s clock runs at rate 1 + `drift` (it stays continuous). Lets a scenario give
+   * the node that happened to win an election the clock it needs.
+   */
+  setClockDrift(id: NodeId, drift: number): void {
+    if (!(drift > -1))
+      throw new Error(`clock drift of ${id} must be above -1 (a clock that runs), got ${drift}`);
+    this.node(id).setDrift(this.now, drift);
+    this.note(`${id}'s clock now runs ${drift >= 0 ? '+' : ''}${(drift * 100).toFixed(1)}%`);
+  }
+
+  /** Starts an election at `id` now, as its election timeout would. */
+  campaign(id: NodeId): void {
+    const n = this.node(id);
+    this.outside(() => {
+      n.raw?.campaign();
       this.drive(n);
       this.checkNode(n);
-      return at;
-    } catch (err) {
-      if ((err as { code?: string }).code === 'ERR_NOT_LEADER') throw err;
-      throw this.failure(err as Error);
-    }
+    });
   }
 
   note(text: string): void {
@@ -245,6 +375,33 @@ export class Cluster {
   }
 
   // ---- internals ----------------------------------------------------------------------------
+
+  /** Runs a call made from outside an event: a broken invariant becomes a SimulationFailure. */
+  private outside<T>(run: () => T): T {
+    try {
+      return run();
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ERR_NOT_LEADER') throw err;
+      throw this.failure(err as Error);
+    }
+  }
+
+  private proposeAt(n: SimNode, data: Uint8Array, op?: ClientOp): { term: Term; index: Index } {
+    const at = n.raw!.propose([data]);
+    if (op !== undefined) op.proposed = { index: at.index, term: at.term };
+    const payload = op === undefined ? decoder.decode(data) : `put ${op.key} ${op.value}`;
+    this.pending
+      .get(n.id)!
+      .set(at.index, op === undefined ? { term: at.term, payload } : { term: at.term, payload, op });
+    this.drive(n);
+    this.checkNode(n);
+    return at;
+  }
+
+  private sendRpc(rpc: ReadIndexRpc): void {
+    for (const d of this.network.delays(rpc.from, rpc.to))
+      this.queue.push(this.now + d, { kind: 'rpc', rpc });
+  }
 
   private startNode(n: SimNode): void {
     n.start();
@@ -259,7 +416,7 @@ export class Cluster {
         if (n.epoch !== ev.epoch || n.raw === undefined) return;
         n.raw.tick();
         this.drive(n);
-        this.queue.push(this.now + this.opts.tickMs, ev);
+        this.queue.push(this.now + n.tickInterval(this.opts.tickMs), ev);
         this.checkNode(n);
         return;
       }
@@ -281,6 +438,7 @@ export class Cluster {
         const rd = n.inFlight;
         n.inFlight = undefined;
         n.persist(rd);
+        if (rd.snapshot !== undefined) this.snapshotInstalled(n, rd.snapshot.index);
         this.complete(n, rd);
         this.drive(n);
         this.checkNode(n);
@@ -291,6 +449,22 @@ export class Cluster {
         ev.run();
         for (const n of this.nodes.values()) this.checkNode(n);
         return;
+      case 'rpc': {
+        const r = ev.rpc;
+        const n = this.nodes.get(r.to)!;
+        if (n.raw === undefined || this.network.isBlocked(r.from, r.to)) return;
+        this.remember(
+          () =>
+            `deliver ${r.from}→${r.to} ${r.type} op ${r.op}${r.type === 'read-index-resp' ? ` index=${r.index}` : ''}`,
+        );
+        this.clients.onRpc(r);
+        this.checkNode(n);
+        return;
+      }
+      case 'client':
+        if (ev.label !== '') this.remember(ev.label);
+        ev.run();
+        return;
     }
   }
 
@@ -300,6 +474,7 @@ export class Cluster {
     if (raw === undefined || n.inFlight !== undefined) return;
     while (raw.hasReady()) {
       const rd = raw.ready();
+      this.clients.onReady(n, rd);
       for (const m of rd.messages) this.send(m);
       if (rd.entries.length > 0 || rd.hardState !== undefined || rd.snapshot !== undefined) {
         n.inFlight = rd;
@@ -315,16 +490,29 @@ export class Cluster {
     for (const m of rd.messagesAfterPersist) this.send(m);
     const pending = this.pending.get(n.id)!;
     for (const e of rd.committedEntries) {
-      n.applied.push(e);
+      n.apply(e);
+      this.clients.history.applied(e.index, this.now);
       const p = pending.get(e.index);
       if (p === undefined) continue;
       pending.delete(e.index);
       if (p.term === e.term) this.acked.push({ payload: p.payload, index: e.index, term: e.term });
+      if (p.op !== undefined) this.clients.writeApplied(p.op, p.term === e.term);
     }
     n.raw!.advance();
+    this.clients.onApplied(n);
     const every = this.opts.snapshotEntries;
     if (every > 0 && n.applied.length - (n.storage.snapshot()?.index ?? 0) >= every) {
       n.takeSnapshot(this.opts.ids, this.opts.retainEntries);
+    }
+  }
+
+  /** Proposals at or below the snapshot's index will never be seen applied here: outcome unknown. */
+  private snapshotInstalled(n: SimNode, through: number): void {
+    const pending = this.pending.get(n.id)!;
+    for (const [i, p] of pending) {
+      if (i > through) continue;
+      pending.delete(i);
+      if (p.op !== undefined) this.clients.writeUnknown(p.op, 'a snapshot replaced the proposer\u2019s log');
     }
   }
 
@@ -364,7 +552,9 @@ export class Cluster {
 
   private failure(err: Error): Error {
     if (err instanceof SimulationFailure) return err;
-    const trace = this.recent.map((r) => `t=${r.at} ${typeof r.text === 'string' ? r.text : r.text()}`);
+    const trace = this.recent.map(
+      (r) => `t=${formatMs(r.at)} ${typeof r.text === 'string' ? r.text : r.text()}`,
+    );
     return new SimulationFailure(this.seed, this.steps, this.now, err, trace);
   }
 }

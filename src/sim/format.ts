@@ -35,3 +35,8 @@ export function drawLog(terms: readonly number[], commit: number): string {
   const cells = terms.map((t, k) => (k + 1 === commit && k + 1 < terms.length ? `${t} |` : `${t}`));
   return `[${cells.join(' ')}]`;
 }
+
+/** Virtual time for people: whole milliseconds as they are, others (drifting clocks) to 0.1 ms. */
+export function formatMs(t: number): string {
+  return Number.isInteger(t) ? String(t) : t.toFixed(1);
+}

@@ -2,7 +2,7 @@ import type { TraceEvent } from '../raft/config.js';
 import { NotLeaderError } from '../raft/errors.js';
 import { type NodeId, Role } from '../raft/types.js';
 import { Cluster, type TimelineEvent } from './cluster.js';
-import { drawLog } from './format.js';
+import { drawLog, formatMs } from './format.js';
 
 /** How the deposed-leader scenario is played. */
 export interface PartitionScenarioOptions {
@@ -164,8 +164,9 @@ function showLogs(c: Cluster, print: ((line: string) => void) | undefined, when:
   }
 }
 
-function formatEvent(e: TimelineEvent): string {
-  const at = `t=${String(e.at).padStart(5)}ms`;
+/** One timeline line, e.g. `t=  140ms  a LEADS term 2`. */
+export function formatEvent(e: TimelineEvent): string {
+  const at = `t=${formatMs(e.at).padStart(5)}ms`;
   if (e.kind === 'note') return `${at}  ** ${e.text}`;
   return `${at}  ${describeCore(e.event)}`;
 }

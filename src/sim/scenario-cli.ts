@@ -1,7 +1,9 @@
 import { parseArgs } from 'node:util';
 import { runPartitionScenario } from './partition-scenario.js';
+import { runReadScenario } from './read-scenario.js';
 
 const USAGE = `usage: npm start -- [--seed N] [--crash] [--no-checkquorum]
+       npm run scenario -- --reads [--seed N] [--leader-drift D] [--tick-ms T]
 
 Plays the deposed-leader scenario on the real Raft core in the deterministic simulator and prints
 its timeline: leader A is cut off alone, {A} | {B, C}; A keeps taking writes that never commit;
@@ -12,7 +14,13 @@ uncommitted entries are overwritten.
   --crash            A crashes during the partition and reboots after it heals
   --no-checkquorum   A keeps believing it leads until it hears the higher term
 
-example: npm start -- --crash`;
+  --reads            the read paths instead: after B's side overwrote x, A is asked for x with
+                     consistency linearizable, lease and stale (see docs/reads.md)
+  --leader-drift D   with --reads: A's clock rate error (default -0.1, the slowest the bound allows;
+                     try --leader-drift=-0.5 to see a lease outlive the election)
+  --tick-ms T        with --reads: the tick length (default 10; RaftNode's default is 100)
+
+example: npm start -- --crash; npm run scenario -- --reads --leader-drift=-0.5`;
 
 function main(argv: readonly string[]): number {
   const { values } = parseArgs({
@@ -21,6 +29,9 @@ function main(argv: readonly string[]): number {
       seed: { type: 'string' },
       crash: { type: 'boolean' },
       'no-checkquorum': { type: 'boolean' },
+      reads: { type: 'boolean' },
+      'leader-drift': { type: 'string' },
+      'tick-ms': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -33,6 +44,7 @@ function main(argv: readonly string[]): number {
     console.error(`--seed must be an integer\n\n${USAGE}`);
     return 64;
   }
+  if (values.reads) return reads(seed, values['leader-drift'], values['tick-ms']);
   console.log('Flotilla — the deposed-leader scenario, on the real core in virtual time\n');
   const r = runPartitionScenario({
     seed,
@@ -65,6 +77,34 @@ function main(argv: readonly string[]): number {
     '\nReplay another run: npm start -- --seed 3 --crash; randomized runs: npm run sim -- --seeds 1000',
   );
   return r.oldLeaderWonWithStaleLog || survived.length > 0 ? 1 : 0;
+}
+
+function reads(seed: number, leaderDrift: string | undefined, tickMs: string | undefined): number {
+  console.log('Flotilla — reads at a deposed leader, on the real core in virtual time\n');
+  const r = runReadScenario({
+    seed,
+    ...(leaderDrift === undefined ? {} : { leaderDrift: Number(leaderDrift) }),
+    ...(tickMs === undefined ? {} : { tickMs: Number(tickMs) }),
+    print: (line) => console.log(line),
+  });
+  const a = r.oldLeader;
+  const served = r.leaseReadsAtA.filter((op) => op.path === 'lease');
+  console.log('\nWhat happened:');
+  console.log(
+    `  - ${a} served ${served.length} lease reads without a round trip after the cut, the last at ` +
+      `t=${served.at(-1)?.endedAt.toFixed(1) ?? '-'}ms; ${r.newLeader} acknowledged x = new at t=${r.overwriteAckedAt.toFixed(1)}ms.`,
+  );
+  for (const op of [r.linearizable, r.lease, r.stale]) {
+    const what =
+      op.status === 'ok' ? `returned "${op.value}" (served by ${op.path})` : `${op.status}: ${op.reason}`;
+    console.log(`  - ${op.consistency} read at ${a}: ${what}`);
+  }
+  console.log(
+    r.check.explanation === undefined
+      ? '  - the client history (stale reads aside) is linearizable'
+      : `  - the client history is NOT linearizable:\n${r.check.explanation}`,
+  );
+  return r.check.explanation === undefined ? 0 : 1;
 }
 
 process.exitCode = main(process.argv.slice(2));

@@ -2,10 +2,12 @@ import type { RaftConfig } from '../raft/config.js';
 import { RawNode, type Ready } from '../raft/raw-node.js';
 import { type Entry, type Index, index, type NodeId, Role, type SnapshotMeta } from '../raft/types.js';
 import { MemoryStorage } from '../storage/memory-storage.js';
+import { SimKv } from './sim-kv.js';
 
 /**
- * One simulated server: a core, its "disk" (a MemoryStorage that survives crashes) and its
- * volatile state machine (the entries it applied, lost on a crash and rebuilt from the log).
+ * One simulated server: a core, its "disk" (a MemoryStorage that survives crashes), its volatile
+ * state machine (the entries it applied and the key-value map they build, lost on a crash and
+ * rebuilt from the snapshot and the log) and its own clock.
  */
 export class SimNode {
   readonly storage = new MemoryStorage();
@@ -19,6 +21,8 @@ export class SimNode {
    * themselves lets the checker verify a restored snapshot entry by entry.
    */
   applied: Entry[] = [];
+  /** The key-value store the applied entries build (client `put` commands). */
+  readonly kv = new SimKv();
   /** The durable snapshot: the state machine as it was at `snapshot.index` (survives crashes). */
   snapshotData: readonly Entry[] = [];
   /** A snapshot that arrived from the leader and awaits its Ready. */
@@ -32,10 +36,43 @@ export class SimNode {
   /** Entries 1..verified of this node's log are known to equal the cluster's committed prefix. */
   verified = 0;
 
+  /** How far this node's clock rate is off: its clock advances (1 + drift) ms per virtual ms. */
+  private rateError: number;
+  // The clock read clockBase at virtual time clockSince, when the rate last changed.
+  private clockBase = 0;
+  private clockSince = 0;
+
+  /**
+   * @param drift the clock's rate error, a property of the hardware: it survives restarts.
+   */
   constructor(
     readonly id: NodeId,
     private readonly makeConfig: (storage: MemoryStorage, epoch: number) => RaftConfig,
-  ) {}
+    drift = 0,
+  ) {
+    this.rateError = drift;
+  }
+
+  get drift(): number {
+    return this.rateError;
+  }
+
+  /** This node's monotonic clock at virtual time `now` (ms). */
+  clock(now: number): number {
+    return this.clockBase + (now - this.clockSince) * (1 + this.rateError);
+  }
+
+  /** From `now` on, the clock runs at rate 1 + `drift`; it stays continuous (and monotonic). */
+  setDrift(now: number, drift: number): void {
+    this.clockBase = this.clock(now);
+    this.clockSince = now;
+    this.rateError = drift;
+  }
+
+  /** Virtual ms between two ticks: a node ticks every `tickMs` of its OWN clock. */
+  tickInterval(tickMs: number): number {
+    return this.rateError === 0 ? tickMs : tickMs / (1 + this.rateError);
+  }
 
   get up(): boolean {
     return this.raw !== undefined;
@@ -44,6 +81,7 @@ export class SimNode {
   start(): void {
     // The state machine restarts from the snapshot; the core replays the committed entries after it.
     this.applied = this.snapshotData.slice();
+    this.kv.reset(this.applied);
     this.appliedChecked = 0;
     this.incoming = undefined;
     this.raw = new RawNode({
@@ -58,6 +96,7 @@ export class SimNode {
     this.inFlight = undefined;
     this.incoming = undefined;
     this.applied = [];
+    this.kv.reset([]);
     this.appliedChecked = 0;
     this.epoch++;
   }
@@ -101,11 +140,18 @@ export class SimNode {
       this.storage.applySnapshot(rd.snapshot);
       this.snapshotData = got.data;
       this.applied = got.data.slice();
+      this.kv.reset(this.applied);
       this.appliedChecked = 0;
       this.incoming = undefined;
     }
     this.storage.append(rd.entries);
     if (rd.hardState !== undefined) this.storage.setHardState(rd.hardState);
+  }
+
+  /** Applies one committed entry to the state machine. */
+  apply(e: Entry): void {
+    this.applied.push(e);
+    this.kv.apply(e);
   }
 
   /** Entry terms from index 1; compacted entries are shown by the state machine's copy. */

@@ -62,4 +62,20 @@ describe('leadership transfer (§3.10)', () => {
     expect(() => c.node('b').transferLeadership('c')).toThrow(NotLeaderError);
     expect(() => c.node('a').transferLeadership('z')).toThrow(UnknownMemberError);
   });
+
+  test('a leader gives up its lease once it sends TimeoutNow: the target may win within the lease', () => {
+    const c = new Cluster({ config: { leaseReads: true } });
+    c.tickAll(10); // past the quiet period after start
+    c.elect('a');
+    c.tick('a', 2);
+    const a = c.raft('a');
+    expect(a.leaseRound).toBeGreaterThan(0);
+    c.node('a').transferLeadership('b');
+    c.processAll();
+    expect(a.leaseRound).toBe(0);
+    c.clearQueue(); // TimeoutNow lost: a still leads, but must not serve lease reads this term
+    c.tick('a', 3);
+    expect(a.role).toBe(Role.Leader);
+    expect(a.leaseRound).toBe(0);
+  });
 });

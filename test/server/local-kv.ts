@@ -2,10 +2,10 @@ import { KvStore } from '../../src/kv/kv-store.js';
 import { decodeResult, encodeResult } from '../../src/kv/result-codec.js';
 import type { KvResult } from '../../src/kv/types.js';
 import { LocalNetwork } from '../../src/node/local-network.js';
-import { MemoryNodeStorage } from '../../src/storage/node-storage.js';
 import { RaftNode } from '../../src/node/raft-node.js';
 import { HttpServer } from '../../src/server/http-server.js';
 import { KvService } from '../../src/server/kv-service.js';
+import { MemoryNodeStorage } from '../../src/storage/node-storage.js';
 
 export interface LocalKvNode {
   id: string;

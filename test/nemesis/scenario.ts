@@ -1,0 +1,51 @@
+import type { Prng } from '../../src/sim/prng.js';
+import type { CutMode } from './link-proxy.js';
+import type { NemesisCluster } from './nemesis-cluster.js';
+
+/** A property a scenario asserts on its own (besides linearizability), with the evidence. */
+export interface ScenarioCheck {
+  readonly scenario: string;
+  readonly name: string;
+  readonly passed: boolean;
+  readonly detail: string;
+}
+
+/** What a scenario may use while it injects faults. */
+export interface ScenarioContext {
+  readonly cluster: NemesisCluster;
+  /** The scenario's own stream: same seed, same sequence of decisions. */
+  readonly rng: Prng;
+  readonly electionTimeoutMs: number;
+  readonly snapshotEntries: number;
+  /** Milliseconds until the scenario must stop injecting faults. */
+  timeLeft(): number;
+  /** Sends half of the clients' operations to this node (undefined: spread them evenly). */
+  setFocus(id: string | undefined): void;
+  /**
+   * Writes `count` fresh keys through node `via` with many concurrent clients, for at most
+   * `budgetMs`; resolves with how many were acknowledged. Every acknowledged one is checked to
+   * be on every node at the end of the scenario.
+   */
+  fill(count: number, via: string, budgetMs: number): Promise<number>;
+  check(name: string, passed: boolean, detail: string): void;
+  /** A message in the run's log. */
+  note(text: string): void;
+}
+
+/** One named fault schedule. */
+export interface Scenario {
+  readonly name: string;
+  /** The question it answers, in one line. */
+  readonly title: string;
+  run(ctx: ScenarioContext): Promise<void>;
+}
+
+/** `reset` or `blackhole`, at random. */
+export function pickCutMode(rng: Prng): CutMode {
+  return rng.chance(0.5) ? 'reset' : 'blackhole';
+}
+
+/** The largest minority of `n` nodes. */
+export function minoritySize(n: number): number {
+  return Math.floor((n - 1) / 2);
+}

@@ -309,7 +309,9 @@ export class RaftNode<R> {
         }
       }
     }
-    if (rd.entries.length > 0 || rd.hardState !== undefined) await storage.save(rd.entries, rd.hardState);
+    // A commit-index change alone is not synced (one fdatasync per write, not two); the next
+    // synced save carries it.
+    if (rd.mustSync) await storage.save(rd.entries, rd.hardState);
     transport.send(rd.messagesAfterPersist);
     for (const e of rd.committedEntries) this.apply(e);
     this.core.advance();

@@ -29,6 +29,12 @@ export interface Ready {
   readonly lead: NodeId;
   /** Present only when term, vote or commit changed since the last Ready. */
   readonly hardState: HardState | undefined;
+  /**
+   * Whether this Ready must be durable before `messagesAfterPersist` leave and entries are
+   * applied: it has entries, a snapshot, or a new term or vote. A change of the commit index alone
+   * need not be synced (it can be learned again from the leader); the host may write it lazily.
+   */
+  readonly mustSync: boolean;
   /** A snapshot from the leader to install before `entries`; it replaces the whole log. */
   readonly snapshot: SnapshotMeta | undefined;
   /** Entries to persist BEFORE any message in `messagesAfterPersist` is sent. */
@@ -157,6 +163,11 @@ export class RawNode {
       role: r.role,
       lead: r.lead,
       hardState: hardStateEqual(hs, this.persistedHardState) ? undefined : hs,
+      mustSync:
+        entries.length > 0 ||
+        snapshot !== undefined ||
+        hs.term !== this.persistedHardState.term ||
+        hs.vote !== this.persistedHardState.vote,
       snapshot,
       entries,
       messages,

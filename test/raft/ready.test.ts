@@ -124,3 +124,33 @@ describe('Ready: what the host must do, in order (thesis §10.2.1)', () => {
     expect(Math.max(...sizes)).toBeLessThanOrEqual(3);
   });
 });
+
+describe('which Readies must be synced', () => {
+  test('entries or a new term/vote must be synced; a change of the commit index alone need not be', () => {
+    const c = new Cluster({ config: { preVote: false } });
+    c.node('a').campaign();
+    expect(c.node('a').ready().mustSync).toBe(true); // a new term and a vote for itself
+    c.node('a').advance();
+    c.elect('a');
+    c.node('a').propose([new TextEncoder().encode('x')]);
+    c.processAll();
+    const toB = c.queue.filter((m) => m.to === 'b');
+    c.queue = [];
+    for (const m of toB) c.deliver(m);
+    const withEntry = c.node('b').ready();
+    expect(withEntry.entries).toHaveLength(1);
+    expect(withEntry.mustSync).toBe(true);
+    c.persist('b', withEntry);
+    c.send(withEntry.messagesAfterPersist);
+    c.node('b').advance();
+    c.deliverAll({ drop: (m) => m.to === 'b' }); // a commits x with b's ack...
+    c.node('a').tick();
+    c.processAll();
+    const heartbeat = c.queue.find((m) => m.type === 'heartbeat' && m.to === 'b')!;
+    c.deliver(heartbeat); // ...and b learns the new commit index alone
+    const commitOnly = c.node('b').ready();
+    expect(commitOnly.entries).toEqual([]);
+    expect(commitOnly.hardState?.commit).toBe(c.raft('a').log.commit);
+    expect(commitOnly.mustSync).toBe(false);
+  });
+});

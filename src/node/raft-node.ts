@@ -403,7 +403,15 @@ export class RaftNode<R> {
     if (!byEntries && !byBytes) return;
     this.snapshotting = true;
     this.bytesSinceSnapshot = 0;
-    const meta = { index: applied, term: this.lastAppliedTerm, voters: this.opts.voters };
+    // The snapshot carries the configuration in force at its index (thesis §4.1), not the start-up one.
+    const m = this.core.membershipAt(applied);
+    const meta: SnapshotMeta = {
+      index: applied,
+      term: this.lastAppliedTerm,
+      voters: m.voters,
+      ...(m.learners.length > 0 ? { learners: m.learners } : {}),
+      ...(m.outgoing.length > 0 ? { outgoing: m.outgoing } : {}),
+    };
     const chunks = this.opts.stateMachine.snapshot(); // captures the state now, streams later
     const storage = this.opts.storage;
     void (async () => {

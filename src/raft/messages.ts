@@ -96,3 +96,14 @@ export type MessageType = Message['type'];
 export function sendableBeforePersist(m: Message): boolean {
   return m.type === 'app' || m.type === 'heartbeat' || m.type === 'snapshot' || m.type === 'timeout-now';
 }
+
+/** Entries follow prevIndex one by one, in terms that never decrease and never pass the sender's. */
+export function appendWellFormed(m: AppendMessage): boolean {
+  let t = m.prevTerm;
+  for (let k = 0; k < m.entries.length; k++) {
+    const e = m.entries[k]!;
+    if (e.index !== m.prevIndex + 1 + k || e.term < t || e.term > m.term) return false;
+    t = e.term;
+  }
+  return m.prevTerm <= m.term;
+}

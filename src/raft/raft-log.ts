@@ -222,6 +222,35 @@ export class RaftLog {
     if (i > this.applied) this.applied = i;
   }
 
+  /** The first index that `entries` would overwrite in this log, or 0 (for traces). */
+  firstConflict(entries: readonly Entry[]): number {
+    const last = this.lastIndex();
+    for (const e of entries) {
+      if (e.index > last) return 0;
+      if (this.term(e.index) !== e.term) return e.index;
+    }
+    return 0;
+  }
+
+  /** The terms of the entries from `from` to the end (for traces). */
+  termsFrom(from: number): number[] {
+    const out: number[] = [];
+    for (let i = from; i <= this.lastIndex(); i++) out.push(this.term(index(i)));
+    return out;
+  }
+
+  /**
+   * Where the leader probes next after a follower rejected `rejected` with a conflict hint (§5.3):
+   * if this log holds entries of the follower's conflicting term, right after its last one;
+   * otherwise before the follower's first entry of that term.
+   */
+  nextProbeFromHint(rejected: Index, hintIndex: Index, hintTerm: Term): Index {
+    if (hintTerm === 0) return hintIndex;
+    const k = this.lastIndexWithTermAtMost(index(rejected - 1), hintTerm);
+    if (this.term(k) === hintTerm) return index(k + 1);
+    return index(Math.min(hintIndex, k + 1));
+  }
+
   /**
    * The first index of the term at `i` in our log, scanning back no further than the first index
    * held — the follower's half of the conflict hint (§5.3).

@@ -19,14 +19,15 @@ import {
   simpleMembership,
   voteResult,
 } from './membership.js';
-import type {
-  AppendMessage,
-  AppendResponseMessage,
-  HeartbeatMessage,
-  Message,
-  SnapshotMessage,
-  VoteMessage,
-  VoteResponseMessage,
+import {
+  type AppendMessage,
+  type AppendResponseMessage,
+  appendWellFormed,
+  type HeartbeatMessage,
+  type Message,
+  type SnapshotMessage,
+  type VoteMessage,
+  type VoteResponseMessage,
 } from './messages.js';
 import { Progress, ProgressState } from './progress.js';
 import { VoteResult } from './quorum.js';
@@ -617,7 +618,8 @@ export class Raft {
     if (pr === undefined) return;
     pr.recentActive = true;
     if (m.reject) {
-      if (pr.maybeDecrease(m.index, this.nextFromHint(m))) this.sendAppend(m.from, pr, true);
+      if (pr.maybeDecrease(m.index, this.log.nextProbeFromHint(m.index, m.hintIndex, m.hintTerm)))
+        this.sendAppend(m.from, pr, true);
       return;
     }
     // An ack that tells nothing new still answers a probe: the follower matches at `match`.
@@ -645,17 +647,6 @@ export class Raft {
     // A follower that acked late missed the broadcast of the commit index: tell it now rather
     // than at the next heartbeat.
     if (!sent && pr.sentCommit < this.log.commit) this.sendAppend(m.from, pr, true);
-  }
-
-  /**
-   * Where to probe next after a rejection (§5.3): if we hold entries of the follower's conflicting
-   * term, right after our last one; otherwise before the follower's first entry of that term.
-   */
-  private nextFromHint(m: AppendResponseMessage): Index {
-    if (m.hintTerm === 0) return m.hintIndex;
-    const k = this.log.lastIndexWithTermAtMost(index(m.index - 1), m.hintTerm);
-    if (this.log.term(k) === m.hintTerm) return index(k + 1);
-    return index(Math.min(m.hintIndex, k + 1));
   }
 
   private handleHeartbeatResponse(from: NodeId): void {
@@ -808,7 +799,7 @@ export class Raft {
   }
 
   private handleAppend(m: AppendMessage): void {
-    if (!wellFormed(m)) return; // A broken sender; the leader retransmits, and a codec rejects these first.
+    if (!appendWellFormed(m)) return; // A broken sender; the leader retransmits, and a codec rejects these first.
     const log = this.log;
     const reply = {
       type: 'app-resp',
@@ -823,8 +814,8 @@ export class Raft {
       return;
     }
     if (log.matchTerm(m.prevIndex, m.prevTerm)) {
-      const truncatedFrom = this.config.trace === undefined ? 0 : this.firstConflict(m);
-      const terms = truncatedFrom > 0 ? this.termsFrom(truncatedFrom) : [];
+      const truncatedFrom = this.config.trace === undefined ? 0 : this.log.firstConflict(m.entries);
+      const terms = truncatedFrom > 0 ? this.log.termsFrom(truncatedFrom) : [];
       const lastNew = log.appendAfter(m.prevIndex, m.entries);
       if (truncatedFrom > 0)
         this.config.trace?.({ type: 'truncate', node: this.id, from: truncatedFrom, terms });
@@ -842,22 +833,6 @@ export class Raft {
       const hintIndex = log.firstIndexOfTermAt(m.prevIndex);
       this.send({ ...reply, index: m.prevIndex, reject: true, hintIndex, hintTerm });
     }
-  }
-
-  /** The first index that `m` would overwrite in our log, or 0 (only computed when tracing). */
-  private firstConflict(m: AppendMessage): number {
-    const last = this.log.lastIndex();
-    for (const e of m.entries) {
-      if (e.index > last) return 0;
-      if (this.log.term(e.index) !== e.term) return e.index;
-    }
-    return 0;
-  }
-
-  private termsFrom(from: number): number[] {
-    const out: number[] = [];
-    for (let i = from; i <= this.log.lastIndex(); i++) out.push(this.log.term(index(i)));
-    return out;
   }
 
   /** §7 InstallSnapshot on a follower. */
@@ -887,17 +862,6 @@ export class Raft {
     (m as unknown as { from: NodeId }).from = this.id;
     this.msgs.push(m as Message);
   }
-}
-
-/** Entries follow prevIndex one by one, in terms that never decrease and never pass the sender's. */
-function wellFormed(m: AppendMessage): boolean {
-  let t = m.prevTerm;
-  for (let k = 0; k < m.entries.length; k++) {
-    const e = m.entries[k]!;
-    if (e.index !== m.prevIndex + 1 + k || e.term < t || e.term > m.term) return false;
-    t = e.term;
-  }
-  return m.prevTerm <= m.term;
 }
 
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { freePort, removeDir, ServerProcess, tempDir, tryJson, until } from './processes.js';
+import { freePort, removeDir, ServerProcess, tempDir, tryJson, waitForLeader } from './processes.js';
 import {
   type BenchRequest,
   benchValue,
@@ -69,7 +69,7 @@ export async function startEtcd(o: {
       );
     }
     const endpoints = ports.map((p) => endpoint(`http://127.0.0.1:${p.client}`));
-    const leader = await waitForLeader(endpoints, procs);
+    const leader = await waitForLeader(endpoints, procs, leaderProbe());
     return etcdSystem(version, endpoints, leader, procs, o, async () => {
       await Promise.all(procs.map((p) => p.stop()));
       removeDir(root);
@@ -81,28 +81,16 @@ export async function startEtcd(o: {
   }
 }
 
-async function waitForLeader(
-  endpoints: readonly Endpoint[],
-  procs: readonly ServerProcess[],
-): Promise<Endpoint> {
-  let leader: Endpoint | undefined;
-  await until(
-    async () => {
-      const dead = procs.find((p) => !p.running);
-      if (dead !== undefined) throw new Error(`${dead.name} exited:\n${dead.stderrTail()}`);
-      const health = await Promise.all(endpoints.map((e) => tryJson(`${e.url}/health`)));
-      if (!health.every((h) => h?.health === 'true')) return false;
-      for (const e of endpoints) {
-        const s = await tryJson(`${e.url}/v3/maintenance/status`, '{}');
-        const header = s?.header as { member_id?: string } | undefined;
-        if (s !== undefined && header?.member_id !== undefined && header.member_id === s.leader) leader = e;
-      }
-      return leader !== undefined;
+function leaderProbe(): Parameters<typeof waitForLeader<Endpoint>>[2] {
+  return {
+    isReady: async (e) => (await tryJson(`${e.url}/health`))?.health === 'true',
+    isLeader: async (e) => {
+      const s = await tryJson(`${e.url}/v3/maintenance/status`, '{}');
+      const header = s?.header as { member_id?: string } | undefined;
+      return s !== undefined && header?.member_id !== undefined && header.member_id === s.leader;
     },
-    30_000,
-    'an etcd leader with every member healthy',
-  );
-  return leader!;
+    what: 'an etcd leader with every member healthy',
+  };
 }
 
 const MODES: Readonly<Record<string, string>> = {

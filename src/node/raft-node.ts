@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { type FlotillaError, NotLeaderError, TransferInProgressError } from '../raft/errors.js';
 import { LeaseClock, leaseDurationMs } from '../raft/lease.js';
+import { snapshotMetaOf } from '../raft/membership.js';
 import type { Message } from '../raft/messages.js';
 import { RawNode, type Ready } from '../raft/raw-node.js';
 import {
@@ -405,13 +406,7 @@ export class RaftNode<R> {
     this.bytesSinceSnapshot = 0;
     // The snapshot carries the configuration in force at its index (thesis §4.1), not the start-up one.
     const m = this.core.membershipAt(applied);
-    const meta: SnapshotMeta = {
-      index: applied,
-      term: this.lastAppliedTerm,
-      voters: m.voters,
-      ...(m.learners.length > 0 ? { learners: m.learners } : {}),
-      ...(m.outgoing.length > 0 ? { outgoing: m.outgoing } : {}),
-    };
+    const meta: SnapshotMeta = snapshotMetaOf(applied, this.lastAppliedTerm, m);
     const chunks = this.opts.stateMachine.snapshot(); // captures the state now, streams later
     const storage = this.opts.storage;
     void (async () => {

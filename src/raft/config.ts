@@ -13,8 +13,14 @@ export type TraceEvent =
 /** How a core is set up. Durations are in ticks; the host decides how long a tick is. */
 export interface RaftConfig {
   readonly id: NodeId;
-  /** Every voter of the cluster, this node included. */
+  /**
+   * The cluster's voters when it is first started, this node included; ignored once the log or a
+   * snapshot holds a configuration. Empty for a node joining a running cluster: it stays a silent
+   * follower until the leader's log or snapshot tells it the configuration.
+   */
   readonly voters: readonly NodeId[];
+  /** The start-up voters' addresses, carried into the first Config entry (see Membership.addresses). */
+  readonly addresses?: Readonly<Record<NodeId, string>>;
   readonly storage: LogStorage;
   readonly rng: Rng;
   /** Base election timeout; each timeout is drawn from [electionTicks, 2·electionTicks) (§5.2). */
@@ -43,8 +49,8 @@ export interface RaftConfig {
   readonly trace?: (event: TraceEvent) => void;
 }
 
-export type ResolvedConfig = Required<Omit<RaftConfig, 'trace' | 'applied'>> &
-  Pick<RaftConfig, 'trace' | 'applied'>;
+export type ResolvedConfig = Required<Omit<RaftConfig, 'trace' | 'applied' | 'addresses'>> &
+  Pick<RaftConfig, 'trace' | 'applied' | 'addresses'>;
 
 /** Fills defaults and refuses values the core cannot run with. */
 export function resolveConfig(c: RaftConfig): ResolvedConfig {
@@ -61,7 +67,8 @@ export function resolveConfig(c: RaftConfig): ResolvedConfig {
     ...(Object.fromEntries(Object.entries(c).filter(([, v]) => v !== undefined)) as RaftConfig),
   };
   if (r.id === '') throw new ConfigError('id must be a non-empty string');
-  if (!r.voters.includes(r.id)) throw new ConfigError(`voters must include this node's id "${r.id}"`);
+  if (r.voters.length > 0 && !r.voters.includes(r.id))
+    throw new ConfigError(`voters must include this node's id "${r.id}" (or be empty to join a cluster)`);
   if (new Set(r.voters).size !== r.voters.length) throw new ConfigError('voters must not repeat an id');
   if (r.leaseReads && !r.checkQuorum)
     throw new ConfigError('leaseReads needs checkQuorum: leases rest on it');

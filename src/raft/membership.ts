@@ -1,6 +1,14 @@
 import { InvariantError } from './assert.js';
 import { committedIndex, quorumSize, VoteResult } from './quorum.js';
-import { type Entry, EntryKind, type Index, index, type NodeId, type SnapshotMeta } from './types.js';
+import {
+  type Entry,
+  EntryKind,
+  type Index,
+  index,
+  type NodeId,
+  type SnapshotMeta,
+  type Term,
+} from './types.js';
 
 /**
  * Who is in the cluster. While a joint configuration C(old,new) is in force (thesis §4.3),
@@ -13,10 +21,43 @@ export interface Membership {
   readonly outgoing: readonly NodeId[];
   /** Non-voting members: they receive the log but never vote, campaign or count toward a quorum. */
   readonly learners: readonly NodeId[];
+  /**
+   * Where to reach each member (the host's peer addresses, e.g. "127.0.0.1:7101"). The core never
+   * reads them; it only carries them in Config entries and snapshots so that every node, a new one
+   * included, learns the addresses together with the configuration that needs them.
+   */
+  readonly addresses?: Readonly<Record<NodeId, string>>;
 }
 
-export function simpleMembership(voters: readonly NodeId[]): Membership {
-  return { voters: [...voters], outgoing: [], learners: [] };
+/** What a configuration change asks for: the voters and learners after it, and their addresses. */
+export interface ConfChangeTarget {
+  readonly voters: readonly NodeId[];
+  readonly learners: readonly NodeId[];
+  /** Every member's address (absent: keep the current configuration's). */
+  readonly addresses?: Readonly<Record<NodeId, string>>;
+}
+
+export function simpleMembership(
+  voters: readonly NodeId[],
+  addresses?: Readonly<Record<NodeId, string>>,
+): Membership {
+  return {
+    voters: [...voters],
+    outgoing: [],
+    learners: [],
+    ...(addresses ? { addresses: { ...addresses } } : {}),
+  };
+}
+
+/** The addresses of `m`'s members only (a removed member's address is dropped). */
+export function addressesOf(
+  m: Membership,
+  known: Readonly<Record<NodeId, string>> | undefined,
+): Record<NodeId, string> | undefined {
+  if (known === undefined) return undefined;
+  const out: Record<NodeId, string> = {};
+  for (const id of members(m)) if (known[id] !== undefined) out[id] = known[id]!;
+  return out;
 }
 
 export function isJoint(m: Membership): boolean {
@@ -88,7 +129,8 @@ const decoder = new TextDecoder();
 
 /** The payload of a Config entry. Configuration changes are rare: a readable encoding is fine. */
 export function encodeMembership(m: Membership): Uint8Array {
-  return encoder.encode(JSON.stringify({ voters: m.voters, outgoing: m.outgoing, learners: m.learners }));
+  const { voters, outgoing, learners, addresses } = m;
+  return encoder.encode(JSON.stringify({ voters, outgoing, learners, ...(addresses ? { addresses } : {}) }));
 }
 
 export function decodeMembership(data: Uint8Array): Membership {
@@ -99,10 +141,21 @@ export function decodeMembership(data: Uint8Array): Membership {
     }
     return x as NodeId[];
   };
+  const addresses = v.addresses;
+  if (
+    addresses !== undefined &&
+    (typeof addresses !== 'object' ||
+      addresses === null ||
+      Array.isArray(addresses) ||
+      !Object.values(addresses).every((a) => typeof a === 'string'))
+  ) {
+    throw new InvariantError('membership: addresses is not a map of node id to address');
+  }
   return {
     voters: list(v.voters, 'voters'),
     outgoing: list(v.outgoing, 'outgoing'),
     learners: list(v.learners, 'learners'),
+    ...(addresses !== undefined ? { addresses: addresses as Record<NodeId, string> } : {}),
   };
 }
 
@@ -159,5 +212,18 @@ export function membershipOf(meta: SnapshotMeta): Membership {
     voters: [...meta.voters],
     outgoing: [...(meta.outgoing ?? [])],
     learners: [...(meta.learners ?? [])],
+    ...(meta.addresses !== undefined ? { addresses: { ...meta.addresses } } : {}),
+  };
+}
+
+/** The snapshot metadata for a snapshot at (`i`, `t`) whose configuration is `m`. */
+export function snapshotMetaOf(i: Index, t: Term, m: Membership): SnapshotMeta {
+  return {
+    index: i,
+    term: t,
+    voters: m.voters,
+    ...(m.learners.length > 0 ? { learners: m.learners } : {}),
+    ...(m.outgoing.length > 0 ? { outgoing: m.outgoing } : {}),
+    ...(m.addresses !== undefined ? { addresses: m.addresses } : {}),
   };
 }

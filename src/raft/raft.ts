@@ -8,6 +8,8 @@ import {
   UnknownMemberError,
 } from './errors.js';
 import {
+  addressesOf,
+  type ConfChangeTarget,
   committedIndexOf,
   encodeMembership,
   isJoint,
@@ -100,7 +102,7 @@ export class Raft {
     this.log = new RaftLog(
       this.config.storage,
       this.config.applied ?? index(0),
-      simpleMembership(this.config.voters),
+      simpleMembership(this.config.voters, this.config.addresses),
     );
     this.term = hs.term;
     this.vote = hs.vote;
@@ -132,7 +134,7 @@ export class Raft {
    * A configuration takes effect when appended (§4.1). Refused while another change is in flight
    * and until this leader has committed an entry of its own term. Returns the entry's index.
    */
-  proposeConfChange(target: { voters: readonly NodeId[]; learners: readonly NodeId[] }): Index {
+  proposeConfChange(target: ConfChangeTarget): Index {
     if (this.role !== Role.Leader) throw new NotLeaderError(this.lead === NONE ? undefined : this.lead);
     if (this.leadTransferee !== NONE) throw new TransferInProgressError(this.leadTransferee);
     const current = this.membership;
@@ -155,7 +157,11 @@ export class Raft {
     }
     const sameVoters =
       voters.length === current.voters.length && voters.every((v) => current.voters.includes(v));
-    return this.appendConfig({ voters, outgoing: sameVoters ? [] : [...current.voters], learners });
+    const next: Membership = { voters, outgoing: sameVoters ? [] : [...current.voters], learners };
+    const addresses = target.addresses ?? current.addresses;
+    return this.appendConfig(
+      addresses === undefined ? next : { ...next, addresses: addressesOf(next, addresses)! },
+    );
   }
 
   private appendConfig(next: Membership): Index {
@@ -195,7 +201,10 @@ export class Raft {
     const m = this.membership;
     if (this.log.configs.latestIndex() > this.log.commit || this.role !== Role.Leader) return;
     if (isJoint(m)) {
-      this.appendConfig({ voters: m.voters, outgoing: [], learners: m.learners });
+      const next: Membership = { voters: m.voters, outgoing: [], learners: m.learners };
+      this.appendConfig(
+        m.addresses === undefined ? next : { ...next, addresses: addressesOf(next, m.addresses)! },
+      );
     } else if (!isVoter(m, this.id)) {
       this.becomeFollower(this.term, NONE, 'removed from the configuration, which has committed');
     }

@@ -1,6 +1,6 @@
 import { assert } from './assert.js';
 import type { RaftConfig } from './config.js';
-import type { Membership } from './membership.js';
+import type { ConfChangeTarget, Membership } from './membership.js';
 import { type Message, sendableBeforePersist } from './messages.js';
 import { Raft } from './raft.js';
 import type { ReadState } from './read-only.js';
@@ -85,7 +85,7 @@ export class RawNode {
   }
 
   /** Changes voters and learners; see Raft.proposeConfChange. */
-  proposeConfChange(target: { voters: readonly NodeId[]; learners: readonly NodeId[] }): Index {
+  proposeConfChange(target: ConfChangeTarget): Index {
     return this.raft.proposeConfChange(target);
   }
 

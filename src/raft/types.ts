@@ -39,6 +39,8 @@ export interface SnapshotMeta {
   readonly learners?: readonly NodeId[];
   /** The old voters, when the snapshot falls inside a joint configuration (absent: none). */
   readonly outgoing?: readonly NodeId[];
+  /** The members' addresses, carried for the host (see Membership.addresses; absent: none known). */
+  readonly addresses?: Readonly<Record<NodeId, string>>;
 }
 
 /** The state that must be on stable storage before any message that depends on it is sent. */

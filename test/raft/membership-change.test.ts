@@ -107,3 +107,37 @@ describe('joint consensus (§4.3)', () => {
     expect(c.raft('a').term).toBe(term);
   });
 });
+
+describe('peer addresses travel with the configuration', () => {
+  test('a change carries every member address into C(old,new) and C(new); a removed member’s address goes', () => {
+    const c = cluster(4, 3);
+    const addresses = { a: 'h:1', b: 'h:2', c: 'h:3', d: 'h:4' };
+    c.node('a').proposeConfChange({ voters: ['a', 'b', 'c', 'd'], learners: [], addresses });
+    expect(c.raft('a').membership.addresses).toEqual(addresses); // the joint entry has them
+    c.deliverAll();
+    expect(c.raft('d').membership).toEqual({
+      voters: ['a', 'b', 'c', 'd'],
+      outgoing: [],
+      learners: [],
+      addresses,
+    });
+    // A change that names no addresses keeps the ones in force, less the removed member's.
+    c.node('a').proposeConfChange({ voters: ['a', 'b', 'c'], learners: [] });
+    c.deliverAll();
+    expect(c.raft('b').membership.addresses).toEqual({ a: 'h:1', b: 'h:2', c: 'h:3' });
+  });
+
+  test('a node started with no voters stays silent until the log tells it the configuration', () => {
+    const c = cluster(4, 3);
+    c.raft('d').log.configs.reset({ voters: [], outgoing: [], learners: [] }, 0 as never);
+    const before = c.raft('d').term;
+    c.tick('d', 50);
+    expect(c.raft('d').role).toBe(Role.Follower); // not a voter of anything: never campaigns
+    expect(c.raft('d').term).toBe(before);
+    c.node('a').proposeConfChange({ voters: ['a', 'b', 'c'], learners: ['d'], addresses: { d: 'h:4' } });
+    c.deliverAll();
+    expect(c.raft('d').membership.learners).toEqual(['d']);
+    expect(c.raft('d').membership.addresses).toEqual({ d: 'h:4' });
+    expect(c.raft('d').log.commit).toBe(c.raft('a').log.commit);
+  });
+});

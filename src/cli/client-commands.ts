@@ -24,6 +24,18 @@ example: flotilla ls user/ --limit 20`,
 
 Hands leadership to member ID (default: the most up-to-date other voter) and prints the new leader.
 example: flotilla leader transfer --to 2`,
+  member: `usage: flotilla member list
+       flotilla member add ID PEER_ADDR          (a voter at once)
+       flotilla member add-learner ID PEER_ADDR  (a non-voting member; promote it once caught up)
+       flotilla member promote ID
+       flotilla member remove ID
+       [--endpoints URLS]
+
+Lists or changes the cluster's members. A change answers once it has committed; a change of voters
+goes through the joint configuration C(old,new) first. Refused: a second change while one is in
+flight, promoting a learner that is still behind, a change after which the reachable voters would
+not be a majority, unknown ids. The new node itself is started with: flotilla serve --join URL.
+example: flotilla member add-learner 4 127.0.0.1:7104 && flotilla member promote 4`,
   status: `usage: flotilla status [--endpoints URLS]
 
 Prints each endpoint's /v1/status.
@@ -104,6 +116,8 @@ export async function runClientCommand(command: string, argv: readonly string[])
       print({ leader: await client.transferLeadership(to) });
       return 0;
     }
+    case 'member':
+      return member(client, positionals);
     case 'status': {
       for (const e of endpoints) {
         try {
@@ -116,6 +130,35 @@ export async function runClientCommand(command: string, argv: readonly string[])
     }
     default:
       return usage(command, `unknown command ${command}`);
+  }
+}
+
+async function member(client: FlotillaClient, args: readonly string[]): Promise<number> {
+  const [sub, rawId, peerAddr] = args;
+  const id = Number(rawId);
+  const needId = () => rawId === undefined || !Number.isSafeInteger(id) || id < 1;
+  switch (sub) {
+    case 'list':
+      print(await client.members());
+      return 0;
+    case 'add':
+    case 'add-learner':
+      if (needId() || peerAddr === undefined) return usage('member', `member ${sub} needs ID and PEER_ADDR`);
+      print(await client.addMember({ id, peerAddr, learner: sub === 'add-learner' }));
+      return 0;
+    case 'promote':
+      if (needId()) return usage('member', 'member promote needs ID');
+      print(await client.promoteMember(id));
+      return 0;
+    case 'remove':
+      if (needId()) return usage('member', 'member remove needs ID');
+      print(await client.removeMember(id));
+      return 0;
+    default:
+      return usage(
+        'member',
+        `member subcommands: list, add, add-learner, promote, remove (not ${sub ?? 'nothing'})`,
+      );
   }
 }
 

@@ -12,6 +12,8 @@ commands:
   cluster    run a local N-node cluster          (flotilla cluster --help)
   put KEY VALUE / get KEY / del KEY / ls [PREFIX] / status / leader transfer [--to ID]
              talk to a cluster                   (flotilla put --help, ...)
+  member list|add|add-learner|promote|remove
+             change who is in the cluster        (flotilla member --help)
   check HISTORY.jsonl
              check a client history for linearizability
   wal inspect DIR
@@ -39,6 +41,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     case 'ls':
     case 'status':
     case 'leader':
+    case 'member':
       try {
         return await runClientCommand(command, rest);
       } catch (err) {

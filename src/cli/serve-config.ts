@@ -10,8 +10,12 @@ export interface ServeConfig {
   readonly clientPort: number;
   readonly peerHost: string;
   readonly peerPort: number;
-  /** Every voter's peer address, this node's included. */
+  /** Every voter's peer address, this node's included (empty when joining a running cluster). */
   readonly initialCluster: ReadonlyMap<string, { host: string; port: number }>;
+  /** Client URLs of a running cluster to join (empty: start or restart a cluster of initialCluster). */
+  readonly join: readonly string[];
+  /** Stay a learner after joining instead of asking to be promoted once caught up. */
+  readonly joinAsLearner: boolean;
   readonly electionTimeoutMs: number;
   readonly heartbeatIntervalMs: number;
   readonly snapshotEntries: number;
@@ -23,9 +27,12 @@ export interface ServeConfig {
 }
 
 export const SERVE_HELP = `usage: flotilla serve --id N --data-dir DIR --client-addr HOST:PORT --peer-addr HOST:PORT
-                     --initial-cluster 1=HOST:PORT,2=HOST:PORT,3=HOST:PORT [options]
+                     (--initial-cluster 1=HOST:PORT,2=HOST:PORT,3=HOST:PORT | --join URL[,URL]) [options]
 
 Runs one Flotilla node: the Raft peer protocol on --peer-addr, the HTTP API on --client-addr.
+--initial-cluster starts (or restarts) a member of a new cluster. --join adds this node, with an
+empty data folder, to a running cluster: it asks the cluster at URL to add it as a learner, catches
+up, then asks to be promoted to voter (unless --join-as-learner). Restart it with the same flags.
 
 options:
   --cluster-id NAME              the cluster's identity; peers with another are refused (default "flotilla")
@@ -34,6 +41,7 @@ options:
   --snapshot-entries N           snapshot the store every N applied entries (default 10000)
   --value-bytes-max N            the largest value accepted (default 1048576)
   --lease-reads                  serve consistency=lease reads from a leader lease (default off)
+  --join-as-learner              with --join: stay a non-voting learner
   --max-clock-drift F            clock-rate difference leases allow for, 0 to 0.5 (default 0.1)
   --config FILE                  read these settings from a JSON file (keys as the flags, e.g. "data-dir")
 
@@ -56,6 +64,7 @@ const FLAGS = [
   'client-addr',
   'peer-addr',
   'initial-cluster',
+  'join',
   'election-timeout-ms',
   'heartbeat-interval-ms',
   'snapshot-entries',
@@ -69,6 +78,7 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   const options: Record<string, { type: 'string' } | { type: 'boolean'; short?: string }> = {
     help: { type: 'boolean', short: 'h' },
     'lease-reads': { type: 'boolean' },
+    'join-as-learner': { type: 'boolean' },
   };
   for (const f of [...FLAGS, 'config']) options[f] = { type: 'string' };
   const values = parseArgs({ args: [...argv], options }).values as Record<
@@ -94,8 +104,14 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   if (!/^[1-9]\d{0,8}$/.test(id)) throw new ServeConfigError(`--id must be a positive integer, got "${id}"`);
   const client = address('client-addr', required('client-addr'));
   const peer = address('peer-addr', required('peer-addr'));
-  const initialCluster = parseInitialCluster(required('initial-cluster'));
-  if (!initialCluster.has(id)) {
+  const join = parseJoin(get('join'));
+  const clusterText = get('initial-cluster');
+  if (clusterText === undefined && join.length === 0)
+    throw new ServeConfigError('--initial-cluster is required (or --join URL to join a running cluster)');
+  if (clusterText !== undefined && join.length > 0)
+    throw new ServeConfigError('give --initial-cluster (a new cluster) or --join (a running one), not both');
+  const initialCluster = clusterText === undefined ? new Map() : parseInitialCluster(clusterText);
+  if (join.length === 0 && !initialCluster.has(id)) {
     throw new ServeConfigError(
       `--initial-cluster must list this node's id ${id} (it lists ${[...initialCluster.keys()].join(', ')})`,
     );
@@ -125,6 +141,11 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     peerHost: peer.host,
     peerPort: peer.port,
     initialCluster,
+    join,
+    joinAsLearner:
+      values['join-as-learner'] === true ||
+      ['1', 'true'].includes(env.FLOTILLA_JOIN_AS_LEARNER ?? '') ||
+      file['join-as-learner'] === true,
     electionTimeoutMs,
     heartbeatIntervalMs,
     snapshotEntries: integer('snapshot-entries', get('snapshot-entries') ?? '10000', 0, 1e9),
@@ -149,7 +170,7 @@ function readConfigFile(path: string): Record<string, unknown> {
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
       throw new Error('not a JSON object');
     for (const k of Object.keys(parsed)) {
-      if (!(FLAGS as readonly string[]).includes(k) && k !== 'lease-reads')
+      if (!(FLAGS as readonly string[]).includes(k) && k !== 'lease-reads' && k !== 'join-as-learner')
         throw new Error(`unknown setting "${k}"`);
     }
     return parsed as Record<string, unknown>;
@@ -178,6 +199,16 @@ export function parseInitialCluster(text: string): Map<string, { host: string; p
     out.set(id, address('initial-cluster', part.slice(eq + 1).trim()));
   }
   return out;
+}
+
+function parseJoin(text: string | undefined): string[] {
+  if (text === undefined || text.trim() === '') return [];
+  return text.split(',').map((u) => {
+    const url = u.trim().replace(/\/+$/, '');
+    if (!/^https?:\/\/[^/\s]+$/.test(url))
+      throw new ServeConfigError(`--join takes client URLs like http://127.0.0.1:7001, got "${u}"`);
+    return url;
+  });
 }
 
 function fraction(flag: string, text: string): number {

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { FlotillaClient, type MembersJson } from '../client/client.js';
 import { KvStore } from '../kv/kv-store.js';
 import { decodeResult, encodeResult } from '../kv/result-codec.js';
 import type { KvResult } from '../kv/types.js';
@@ -7,7 +8,7 @@ import { HttpServer } from '../server/http-server.js';
 import { KvService } from '../server/kv-service.js';
 import { DurableStorage } from '../storage/durable-storage.js';
 import { TcpTransport } from '../transport/tcp-transport.js';
-import type { ServeConfig } from './serve-config.js';
+import { address, type ServeConfig } from './serve-config.js';
 
 /** One line per event on stderr: `time level node message`. */
 export function stderrLogger(id: string): NodeLogger {
@@ -33,7 +34,16 @@ export async function startNode(
 ): Promise<RunningNode> {
   const storage = await DurableStorage.open({ dir: cfg.dataDir, onWarning: (m) => logger.warn(m) });
   const store = new KvStore();
-  const peers = new Map([...cfg.initialCluster].filter(([id]) => id !== cfg.id));
+  const addresses = Object.fromEntries([...cfg.initialCluster].map(([id, a]) => [id, hostPort(a)]));
+  let peers = new Map([...cfg.initialCluster].filter(([id]) => id !== cfg.id));
+  const fresh = storage.lastIndex() === 0 && storage.snapshot() === undefined;
+  if (cfg.join.length > 0 && fresh) {
+    peers = await joinCluster(cfg, logger);
+  } else if (cfg.join.length > 0) {
+    logger.info(
+      'the data folder holds this node\u2019s log: restarting as a member (--join is not asked again)',
+    );
+  }
   const transport = new TcpTransport({
     clusterId: cfg.clusterId,
     id: cfg.id,
@@ -41,11 +51,13 @@ export async function startNode(
     peers,
     logger,
   });
+  // A joining node starts with no voters: the leader's log or snapshot tells it the configuration.
   const voters = [...cfg.initialCluster.keys()];
   const tickMs = cfg.heartbeatIntervalMs;
   const node = new RaftNode<KvResult>({
     id: cfg.id,
     voters,
+    ...(cfg.join.length === 0 ? { addresses } : {}),
     stateMachine: store,
     resultCodec: { encode: encodeResult, decode: decodeResult },
     storage,
@@ -63,14 +75,8 @@ export async function startNode(
     valueBytesMax: cfg.valueBytesMax,
     writeTimeoutMs: Math.max(2000, 5 * cfg.electionTimeoutMs),
   });
-  const members = [...cfg.initialCluster].map(([id, a]) => ({
-    id,
-    peerAddr: `${a.host}:${a.port}`,
-    learner: false,
-  }));
   const http = new HttpServer({
     service,
-    members,
     valueBytesMax: cfg.valueBytesMax,
     host: cfg.clientHost,
     port: cfg.clientPort,
@@ -80,11 +86,80 @@ export async function startNode(
   logger.info(
     `serving clients on http://${addr.host}:${addr.port}, peers on ${cfg.peerHost}:${cfg.peerPort}, data in ${join(cfg.dataDir)}`,
   );
+  const promotion = cfg.join.length > 0 && !cfg.joinAsLearner ? promoteWhenCaughtUp(node, logger) : undefined;
   return {
     clientUrl: `http://${addr.host}:${addr.port}`,
     stop: async () => {
+      promotion?.stop();
       await http.stop();
       await node.stop();
+    },
+  };
+}
+
+function hostPort(a: { host: string; port: number }): string {
+  return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+}
+
+/**
+ * Asks the running cluster to add this node as a learner and returns its members' peer addresses.
+ * A node that was added before but lost its (empty) data folder finds itself listed already.
+ */
+async function joinCluster(
+  cfg: ServeConfig,
+  logger: NodeLogger,
+): Promise<Map<string, { host: string; port: number }>> {
+  const client = new FlotillaClient({ endpoints: cfg.join, attempts: 8 });
+  const peerAddr = hostPort({ host: cfg.peerHost, port: cfg.peerPort });
+  let view: MembersJson;
+  try {
+    view = await client.addMember({ id: Number(cfg.id), peerAddr, learner: true });
+    logger.info(`joined the cluster at ${cfg.join.join(',')} as learner ${cfg.id} (${peerAddr})`);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    view = await client.members();
+    const me = view.members.find((m) => String(m.id) === cfg.id);
+    if (code !== 'ERR_BAD_CONF_CHANGE' || me === undefined || me.peerAddr !== peerAddr) throw err;
+    logger.info(`node ${cfg.id} is a member already (${peerAddr}); catching up`);
+  }
+  const peers = new Map<string, { host: string; port: number }>();
+  for (const m of view.members) {
+    if (String(m.id) === cfg.id || m.peerAddr === null) continue;
+    peers.set(String(m.id), address('join', m.peerAddr));
+  }
+  return peers;
+}
+
+/**
+ * A joined node asks to become a voter once it is a learner that has caught up: the leader
+ * refuses (ERR_LEARNER_BEHIND) until it is within promoteLagMax entries, so this simply retries.
+ */
+function promoteWhenCaughtUp(node: RaftNode<KvResult>, logger: NodeLogger): { stop(): void } {
+  let stopped = false;
+  void (async () => {
+    while (!stopped) {
+      await new Promise((r) => setTimeout(r, 500));
+      if (stopped) return;
+      const me = node.members().members.find((m) => m.id === node.id);
+      if (me?.role === 'voter') {
+        logger.info(`node ${node.id} is a voter`);
+        return;
+      }
+      if (me === undefined) continue; // the configuration naming this node has not arrived yet
+      try {
+        await node.changeMembership({ type: 'promote', id: node.id });
+        logger.info(`node ${node.id} was promoted to voter`);
+        return;
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (code !== 'ERR_LEARNER_BEHIND' && code !== 'ERR_CONF_CHANGE_IN_PROGRESS')
+          logger.info(`promotion of ${node.id} not done yet: ${(err as Error).message}`);
+      }
+    }
+  })();
+  return {
+    stop: () => {
+      stopped = true;
     },
   };
 }

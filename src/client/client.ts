@@ -60,6 +60,33 @@ const RETRYABLE = new Set([
   'ERR_TRANSFER_IN_PROGRESS',
 ]);
 
+/** Codes on which a configuration change is sent again: it was certainly not carried out. */
+const CHANGE_RETRYABLE = new Set([...RETRYABLE, 'ERR_CONF_CHANGE_IN_PROGRESS']);
+
+/** A connection refused or reset before any answer: the request was not carried out. */
+function isNeverSent(err: unknown): boolean {
+  const cause = (err as { cause?: { code?: string } }).cause;
+  return cause?.code === 'ECONNREFUSED';
+}
+
+/** A member as GET /v1/members lists it. */
+export interface MemberJson {
+  readonly id: number;
+  readonly peerAddr: string | null;
+  readonly learner: boolean;
+  /** On the leader's answer: the highest log index known to be on that member. */
+  readonly match?: number;
+  /** On the leader's answer: heard from within the last election timeout. */
+  readonly active?: boolean;
+}
+
+export interface MembersJson {
+  readonly members: readonly MemberJson[];
+  /** C(old,new) is in force: a change of voters is half done. */
+  readonly joint: boolean;
+  readonly leader: number | null;
+}
+
 /**
  * A client for Flotilla's HTTP API. It tries the endpoint that answered last (the leader, once
  * known), moves on when one fails, and retries a write with the same Idempotency-Key so that a
@@ -141,6 +168,39 @@ export class FlotillaClient {
     return r.leader;
   }
 
+  /** The cluster's members as the answering node knows them (`match` when the leader answers). */
+  async members(): Promise<MembersJson> {
+    return (await this.call('GET', '/v1/members')) as MembersJson;
+  }
+
+  /**
+   * Adds a voter (or, with `learner`, a non-voting member) that peers reach at `peerAddr`; resolves
+   * with the new configuration once it has committed. Prefer a learner, promoted once caught up.
+   */
+  async addMember(m: { id: number; peerAddr: string; learner?: boolean }): Promise<MembersJson> {
+    return this.change('POST', '/v1/members', JSON.stringify(m));
+  }
+
+  /** Makes learner `id` a voter; refused with ERR_LEARNER_BEHIND while it lags the leader. */
+  async promoteMember(id: number): Promise<MembersJson> {
+    return this.change('POST', `/v1/members/${id}/promote`);
+  }
+
+  /** Removes member `id` (the leader too: it leads until the change commits, then steps down). */
+  async removeMember(id: number): Promise<MembersJson> {
+    return this.change('DELETE', `/v1/members/${id}`);
+  }
+
+  /**
+   * A configuration change is not idempotent (a retried add finds the member there already), so a
+   * timeout is not retried: the caller reads members() to see whether it happened. A change
+   * refused because another is in flight is retried.
+   */
+  private async change(method: string, path: string, body?: string): Promise<MembersJson> {
+    const headers: Record<string, string> = body === undefined ? {} : { 'Content-Type': 'application/json' };
+    return (await this.call(method, path, body, headers, CHANGE_RETRYABLE)) as MembersJson;
+  }
+
   /** The status of one node (the first that answers, or `endpoint`). */
   async status(endpoint?: string): Promise<Record<string, unknown>> {
     if (endpoint !== undefined)
@@ -153,6 +213,7 @@ export class FlotillaClient {
     path: string,
     body?: string,
     headers: Record<string, string> = {},
+    retryable?: ReadonlySet<string>,
   ): Promise<unknown> {
     let last: Error | undefined;
     for (let attempt = 0; attempt < this.attempts; attempt++) {
@@ -162,8 +223,16 @@ export class FlotillaClient {
         this.preferred = k;
         return result;
       } catch (err) {
-        if (err instanceof FlotillaApiError && !RETRYABLE.has(err.code) && err.code !== 'ERR_TIMEOUT')
+        if (err instanceof FlotillaApiError) {
+          const retry =
+            retryable === undefined
+              ? RETRYABLE.has(err.code) || err.code === 'ERR_TIMEOUT'
+              : retryable.has(err.code);
+          if (!retry) throw err;
+        } else if (retryable !== undefined && !isNeverSent(err)) {
+          // The change may have reached the cluster: do not send it again.
           throw err;
+        }
         last = err as Error;
         if (attempt + 1 < this.attempts) await delay(Math.min(1000, 50 * 2 ** attempt));
       }

@@ -9,6 +9,8 @@ interface Endpoint {
   onRequest?: (from: NodeId, payload: Uint8Array) => Promise<Uint8Array>;
   onSnapshot?: SnapshotHandler;
   up: boolean;
+  /** Peers this node removed: no traffic either way until setPeer names them again. */
+  readonly removed: Set<NodeId>;
 }
 
 class PeerUnavailable extends Error {
@@ -24,13 +26,14 @@ class PeerUnavailable extends Error {
 /**
  * Nodes of one process talking through the event loop: every delivery is a later macrotask, as
  * on a real network. For tests and examples; `cut(a, b)` drops traffic between two nodes.
+ * `removePeer` works as on TCP: the two nodes stop talking, both ways, until `setPeer`.
  */
 export class LocalNetwork {
   private readonly endpoints = new Map<NodeId, Endpoint>();
   private readonly blocked = new Set<string>();
 
   transport(id: NodeId): NodeTransport {
-    const ep: Endpoint = { up: false };
+    const ep: Endpoint = { up: false, removed: new Set() };
     this.endpoints.set(id, ep);
     return {
       send: (messages) => {
@@ -46,6 +49,13 @@ export class LocalNetwork {
       sendSnapshot: (to, meta, open) => this.sendSnapshot(id, to, meta, open),
       onSnapshot: (h) => {
         ep.onSnapshot = h;
+      },
+      // Routing is by id: an address means nothing here, but naming a peer undoes its removal.
+      setPeer: (peer) => {
+        ep.removed.delete(peer);
+      },
+      removePeer: (peer) => {
+        if (peer !== id) ep.removed.add(peer);
       },
       start: async () => {
         ep.up = true;
@@ -74,6 +84,7 @@ export class LocalNetwork {
   private reachable(from: NodeId, to: NodeId): Endpoint | undefined {
     const ep = this.endpoints.get(to);
     if (ep === undefined || !ep.up || this.blocked.has(`${from}>${to}`)) return undefined;
+    if (ep.removed.has(from) || this.endpoints.get(from)?.removed.has(to) === true) return undefined;
     return ep;
   }
 

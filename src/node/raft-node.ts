@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { type FlotillaError, NotLeaderError, TransferInProgressError } from '../raft/errors.js';
 import { LeaseClock, leaseDurationMs } from '../raft/lease.js';
-import { snapshotMetaOf } from '../raft/membership.js';
+import { isJoint, isVoter, type Membership, members, snapshotMetaOf } from '../raft/membership.js';
 import type { Message } from '../raft/messages.js';
 import { RawNode, type Ready } from '../raft/raw-node.js';
 import {
@@ -25,6 +25,7 @@ import {
   StoppedError,
 } from './errors.js';
 import { decodeForwardReply, encodeForwardReply, type ResultCodec } from './forward.js';
+import { type MembershipChange, type MembersView, membersView, planChange } from './membership-change.js';
 import type { StateMachine } from './state-machine.js';
 import type { NodeTransport } from './transport.js';
 
@@ -38,8 +39,13 @@ export interface NodeLogger {
 /** How a RaftNode is set up. Durations are in milliseconds of wall-clock time. */
 export interface RaftNodeOptions<R> {
   readonly id: NodeId;
-  /** Every voter, this node included. */
+  /**
+   * The voters of a new cluster, this node included; ignored once the data folder holds a
+   * configuration. Empty for a node joining a running cluster (see docs/membership.md).
+   */
   readonly voters: readonly NodeId[];
+  /** The start-up voters' peer addresses, recorded in the first configuration change. */
+  readonly addresses?: Readonly<Record<NodeId, string>>;
   readonly stateMachine: StateMachine<R>;
   /** How results travel from the leader back to a follower that forwarded a command. */
   readonly resultCodec: ResultCodec<R>;
@@ -59,6 +65,8 @@ export interface RaftNodeOptions<R> {
   readonly retainEntries?: number;
   /** How long a follower waits for the leader to answer a forwarded command. */
   readonly forwardTimeoutMs?: number;
+  /** A learner is promoted only when at most this many entries behind the leader (default 1000). */
+  readonly promoteLagMax?: number;
   /**
    * Serve `leaseRead()` from a leader lease (thesis §6.4.1): without a round trip while the lease
    * holds. Assumes clocks advance at rates within `clockDriftBound` of each other (see docs/reads.md).
@@ -101,6 +109,7 @@ const quietLogger: NodeLogger = { info() {}, warn() {}, error() {} };
 const FORWARD_PROPOSE = 1;
 const FORWARD_READ_INDEX = 2;
 const FORWARD_TRANSFER = 3;
+const FORWARD_CONF_CHANGE = 4;
 
 function withKind(kind: number, body: Uint8Array): Uint8Array {
   const out = new Uint8Array(1 + body.length);
@@ -112,6 +121,11 @@ function withKind(kind: number, body: Uint8Array): Uint8Array {
 const idCodec: ResultCodec<NodeId> = {
   encode: (id) => new TextEncoder().encode(id),
   decode: (b) => new TextDecoder().decode(b),
+};
+
+const membersCodec: ResultCodec<MembersView> = {
+  encode: (v) => new TextEncoder().encode(JSON.stringify(v)),
+  decode: (b) => JSON.parse(new TextDecoder().decode(b)) as MembersView,
 };
 
 const indexCodec: ResultCodec<number> = {
@@ -132,7 +146,9 @@ const indexCodec: ResultCodec<number> = {
 export class RaftNode<R> {
   readonly id: NodeId;
   private readonly core: RawNode;
-  private readonly opts: Required<Omit<RaftNodeOptions<R>, 'rng' | 'logger'>> & { logger: NodeLogger };
+  private readonly opts: Required<Omit<RaftNodeOptions<R>, 'rng' | 'logger' | 'addresses'>> & {
+    logger: NodeLogger;
+  };
   private readonly queue: Queued<R>[] = [];
   private readonly waiting = new Map<number, Waiting<R>>();
   private ticker: NodeJS.Timeout | undefined;
@@ -156,6 +172,7 @@ export class RaftNode<R> {
       snapshotBytes: 64 << 20,
       retainEntries: 1_000,
       forwardTimeoutMs: 5_000,
+      promoteLagMax: 1_000,
       leaseReads: false,
       clockDriftBound: 0.1,
       clock: () => performance.now(),
@@ -163,6 +180,7 @@ export class RaftNode<R> {
       logger: options.logger ?? quietLogger,
     };
     this.id = options.id;
+    for (const [id, a] of Object.entries(options.addresses ?? {})) this.peerAddresses.set(id, a);
     const storage = options.storage;
     const snap = storage.snapshot();
     this.lastSnapshotIndex = snap?.index ?? 0;
@@ -170,6 +188,7 @@ export class RaftNode<R> {
     this.core = new RawNode({
       id: options.id,
       voters: options.voters,
+      ...(options.addresses !== undefined ? { addresses: options.addresses } : {}),
       storage,
       rng: options.rng ?? { nextInt: (n) => randomInt(n) },
       electionTicks: this.opts.electionTicks,
@@ -188,6 +207,7 @@ export class RaftNode<R> {
     t.onRequest((from, payload) => this.onForward(from, payload));
     t.onSnapshot((from, meta, chunks) => this.receiveSnapshot(from, meta, chunks));
     await t.start();
+    this.syncPeers();
     this.ticker = setInterval(() => {
       this.core.tick();
       this.schedule();
@@ -220,7 +240,7 @@ export class RaftNode<R> {
       leader: s.lead === NONE ? undefined : s.lead,
       commitIndex: s.commit,
       appliedIndex: s.applied,
-      voters: this.opts.voters,
+      voters: [...this.core.membership().voters],
     };
   }
 
@@ -316,6 +336,8 @@ export class RaftNode<R> {
     transport.send(rd.messagesAfterPersist);
     for (const e of rd.committedEntries) this.apply(e);
     this.core.advance();
+    this.syncPeers();
+    this.settleConfChanges();
     this.releaseReads(rd);
     this.wakeAppliedWaiters();
     if (rd.role !== Role.Leader) this.rejectQueued();
@@ -462,7 +484,13 @@ export class RaftNode<R> {
     const kind = payload[0];
     const body = payload.subarray(1);
     const codec =
-      kind === FORWARD_READ_INDEX ? indexCodec : kind === FORWARD_TRANSFER ? idCodec : this.opts.resultCodec;
+      kind === FORWARD_READ_INDEX
+        ? indexCodec
+        : kind === FORWARD_TRANSFER
+          ? idCodec
+          : kind === FORWARD_CONF_CHANGE
+            ? membersCodec
+            : this.opts.resultCodec;
     if (this.core.raft.role !== Role.Leader) {
       return encodeForwardReply(
         { error: new NotLeaderError(this.leaderOrUndefined()) },
@@ -478,6 +506,10 @@ export class RaftNode<R> {
           { result: await this.transferLeadership(to === '' ? undefined : to) },
           idCodec,
         );
+      }
+      if (kind === FORWARD_CONF_CHANGE) {
+        const change = JSON.parse(new TextDecoder().decode(body)) as MembershipChange;
+        return encodeForwardReply({ result: await this.changeMembership(change) }, membersCodec);
       }
       const result = await this.propose(body);
       return encodeForwardReply({ result }, this.opts.resultCodec);
@@ -546,11 +578,135 @@ export class RaftNode<R> {
     throw new OutcomeUnknownError(`leadership did not move to node ${target} within an election timeout`);
   }
 
+  // ---- membership (thesis §4.3; docs/membership.md) ------------------------------------------
+
+  /**
+   * The latest configuration this node knows (it takes effect when appended, §4.1). On the
+   * leader each member's `match` says how far its log is known to reach.
+   */
+  members(): MembersView {
+    const r = this.core.raft;
+    const leader = r.role === Role.Leader;
+    return membersView(this.core.membership(), {
+      match: (id) => (!leader ? undefined : id === this.id ? r.log.lastIndex() : r.progress.get(id)?.match),
+      active: (id) => (!leader ? undefined : id === this.id || r.progress.get(id)?.isActive() === true),
+    });
+  }
+
+  /**
+   * Adds a voter or learner, promotes a learner or removes a member, and resolves with the new
+   * configuration once it has committed — for a change of voters, once C(new) has (the core goes
+   * through C(old,new) first). Refused with ConfChangeError while another change is in flight,
+   * for a learner more than `promoteLagMax` entries behind, and for a change after which the
+   * voters the leader hears from would be no quorum; UnknownMemberError for an unknown id.
+   * Called on a follower, the request goes to the leader.
+   */
+  async changeMembership(change: MembershipChange): Promise<MembersView> {
+    const r = this.core.raft;
+    if (r.role !== Role.Leader) {
+      const body = new TextEncoder().encode(JSON.stringify(change));
+      return decodeForwardReply(await this.askLeader(FORWARD_CONF_CHANGE, body), membersCodec);
+    }
+    const target = planChange(
+      this.core.membership(),
+      change,
+      {
+        self: this.id,
+        lastIndex: r.log.lastIndex(),
+        active: (id) => r.progress.get(id)?.isActive() === true,
+        match: (id) => r.progress.get(id)?.match ?? 0,
+      },
+      this.opts.promoteLagMax,
+    );
+    const at = this.core.proposeConfChange(target);
+    this.opts.logger.info(`configuration change ${JSON.stringify(change)} proposed at index ${at}`);
+    this.schedule();
+    const timeoutMs = 10 * this.opts.electionTicks * this.opts.tickMs;
+    return new Promise<MembersView>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.confWaiters.delete(waiter);
+        reject(new OutcomeUnknownError(`the configuration change at index ${at} has not committed yet`));
+      }, timeoutMs);
+      const waiter = { at, term: r.term, resolve, reject, timer };
+      this.confWaiters.add(waiter);
+    });
+  }
+
+  private readonly confWaiters = new Set<{
+    at: Index;
+    term: Term;
+    resolve: (v: MembersView) => void;
+    reject: (e: Error) => void;
+    timer: NodeJS.Timeout;
+  }>();
+
+  /** A change is done when its entry and every configuration after it (C(new)) have committed. */
+  private settleConfChanges(): void {
+    if (this.confWaiters.size === 0) return;
+    const r = this.core.raft;
+    const settled = r.log.configs.latestIndex() <= r.log.commit && !isJoint(this.core.membership());
+    for (const w of this.confWaiters) {
+      let outcome: 'done' | 'dropped' | 'unknown' | undefined;
+      if (r.log.commit >= w.at) {
+        const t = r.log.firstIndex() <= w.at ? r.log.term(w.at) : undefined;
+        if (t !== undefined && t !== w.term) outcome = 'dropped';
+        else if (settled) outcome = 'done';
+      } else if (r.term !== w.term) {
+        outcome = 'unknown';
+      }
+      if (outcome === undefined) continue;
+      this.confWaiters.delete(w);
+      clearTimeout(w.timer);
+      if (outcome === 'done') w.resolve(this.members());
+      else if (outcome === 'dropped') w.reject(new ProposalDroppedError(w.at));
+      else w.reject(new OutcomeUnknownError('leadership changed before the configuration change committed'));
+    }
+  }
+
+  /** Peer addresses this node has given its transport, by id. */
+  private readonly peerAddresses = new Map<NodeId, string>();
+  private peersSyncedFor: Membership | undefined;
+
+  /**
+   * Keeps the transport's peers in step with the configuration: a member's address is added (or
+   * updated) as soon as a configuration naming it is appended. Removed members are dropped only by
+   * the leader once the change has committed: a follower catching up replays old configurations,
+   * and dropping a peer it still needs (its leader) could cut it off.
+   */
+  private syncPeers(): void {
+    const m = this.core.membership();
+    const r = this.core.raft;
+    if (m === this.peersSyncedFor && r.role !== Role.Leader) return;
+    this.peersSyncedFor = m;
+    const t = this.opts.transport;
+    const wanted = new Set(members(m));
+    for (const [id, address] of Object.entries(m.addresses ?? {})) {
+      if (id === this.id || !wanted.has(id) || this.peerAddresses.get(id) === address) continue;
+      this.peerAddresses.set(id, address);
+      try {
+        t.setPeer?.(id, address);
+      } catch (err) {
+        // An address the transport cannot use must not stop the node; the operator can fix it.
+        this.opts.logger.warn(
+          `peer ${id}: cannot use address ${JSON.stringify(address)}: ${(err as Error).message}`,
+        );
+      }
+    }
+    if (r.role !== Role.Leader || r.log.configs.latestIndex() > r.log.commit) return;
+    for (const id of [...this.peerAddresses.keys()]) {
+      if (wanted.has(id)) continue;
+      this.peerAddresses.delete(id);
+      t.removePeer?.(id);
+      this.opts.logger.info(`node ${id} left the configuration; its peer connection is closed`);
+    }
+  }
+
   private mostUpToDateFollower(): NodeId | undefined {
     let best: NodeId | undefined;
     let bestMatch = -1;
+    const m = this.core.membership();
     for (const [id, pr] of this.core.raft.progress) {
-      if (id !== this.id && pr.match > bestMatch) {
+      if (id !== this.id && isVoter(m, id) && pr.match > bestMatch) {
         best = id;
         bestMatch = pr.match;
       }

@@ -22,6 +22,16 @@ export interface NodeTransport {
   onSnapshot(
     handler: (from: NodeId, meta: SnapshotMeta, chunks: AsyncIterable<Uint8Array>) => Promise<void>,
   ): void;
+  /**
+   * Adds a peer or moves it to a new address ("host:port", "[::1]:7101" for IPv6), reconnecting
+   * there. Optional: a transport that routes by id alone (LocalNetwork) needs no addresses.
+   */
+  setPeer?(id: NodeId, address: string): void;
+  /**
+   * Forgets a peer that left the configuration: its connections close, what was queued for it is
+   * discarded, later messages to it are dropped quietly and it can no longer connect to this node.
+   */
+  removePeer?(id: NodeId): void;
   start(): Promise<void>;
   stop(): Promise<void>;
 }

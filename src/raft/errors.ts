@@ -27,23 +27,29 @@ export class TransferInProgressError extends FlotillaError {
   }
 }
 
-/** A node id that is not a voter of the configuration. */
+/** A node id that is not a voter (or, with `what`, not a member) of the configuration. */
 export class UnknownMemberError extends FlotillaError {
   override readonly code = 'ERR_UNKNOWN_MEMBER';
-  constructor(id: string) {
-    super(`node ${id} is not a voter of this cluster`);
+  constructor(id: string, what = 'a voter') {
+    super(`node ${id} is not ${what} of this cluster`);
     this.name = 'UnknownMemberError';
   }
 }
 
 /**
  * A configuration change was refused: `ERR_CONF_CHANGE_IN_PROGRESS` (one is already in flight, or
- * the leader has not yet committed an entry of its term — retry shortly) or `ERR_BAD_CONF_CHANGE`
- * (the target is not a valid configuration; the message says why).
+ * the leader has not yet committed an entry of its term — retry shortly), `ERR_BAD_CONF_CHANGE`
+ * (the target is not a valid configuration; the message says why), and from the node layer
+ * `ERR_LEARNER_BEHIND` (a learner too far behind to promote — retry once it caught up) and
+ * `ERR_UNSAFE_CONF_CHANGE` (the change would leave no quorum of reachable voters).
  */
 export class ConfChangeError extends FlotillaError {
   constructor(
-    override readonly code: 'ERR_CONF_CHANGE_IN_PROGRESS' | 'ERR_BAD_CONF_CHANGE',
+    override readonly code:
+      | 'ERR_CONF_CHANGE_IN_PROGRESS'
+      | 'ERR_BAD_CONF_CHANGE'
+      | 'ERR_LEARNER_BEHIND'
+      | 'ERR_UNSAFE_CONF_CHANGE',
     message: string,
   ) {
     super(message);

@@ -60,6 +60,13 @@ export class Progress {
   probeSent = false;
   /** Heard from the peer since the last CheckQuorum round. */
   recentActive = false;
+  /** recentActive as it stood at the last CheckQuorum (so "active" never flickers at a reset). */
+  activeAtLastCheck = false;
+  /** Heard from within the last one or two election timeouts. */
+  isActive(): boolean {
+    return this.recentActive || this.activeAtLastCheck;
+  }
+
   /** In Snapshot state: the index of the snapshot being sent. */
   pendingSnapshot: Index = index(0);
   /** In Snapshot state: heartbeat replies seen since the snapshot was sent (to give up on a lost one). */

@@ -195,7 +195,8 @@ export class Raft {
 
   /**
    * After a commit: a committed joint configuration is followed by C(new) (§4.3); a leader that is
-   * not a voter of the committed C(new) steps down — it led until then (§4.2.2).
+   * not a voter of the committed C(new) steps down — it led until then (§4.2.2) — and tells an
+   * up-to-date voter to campaign at once.
    */
   private afterConfigCommit(): void {
     const m = this.membership;
@@ -206,6 +207,10 @@ export class Raft {
         m.addresses === undefined ? next : { ...next, addresses: addressesOf(next, m.addresses)! },
       );
     } else if (!isVoter(m, this.id)) {
+      // Hand over at once (§3.10) rather than leave the cluster leaderless for an election
+      // timeout: a voter whose log matches ours wins any election it starts now.
+      const heir = m.voters.find((id) => this.progress.get(id)?.match === this.log.lastIndex());
+      if (heir !== undefined) this.sendTimeoutNow(heir);
       this.becomeFollower(this.term, NONE, 'removed from the configuration, which has committed');
     }
   }
@@ -587,6 +592,7 @@ export class Raft {
     const active = new Set<NodeId>([this.id]);
     for (const [id, pr] of this.progress) {
       if (pr.recentActive) active.add(id);
+      pr.activeAtLastCheck = pr.recentActive;
       pr.recentActive = false;
     }
     return this.quorumOf(active);

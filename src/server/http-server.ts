@@ -4,17 +4,10 @@ import { KEY_BYTES_MAX, type KeyValue, type KvResult } from '../kv/types.js';
 import { NONE } from '../raft/types.js';
 import { HttpError, httpErrorOf } from './http-errors.js';
 import type { Consistency, KvService, WriteOptions } from './kv-service.js';
-
-/** A member as /v1/status lists it. */
-export interface Member {
-  readonly id: string;
-  readonly peerAddr: string;
-  readonly learner: boolean;
-}
+import { membersBody, parseAddBody, parseMemberId, runChange } from './members-routes.js';
 
 export interface HttpServerOptions {
   readonly service: KvService;
-  readonly members: readonly Member[];
   readonly valueBytesMax: number;
   readonly host: string;
   readonly port: number;
@@ -60,6 +53,7 @@ export class HttpServer {
     if (path === '/readyz') return this.readyz(res);
     if (path === '/v1/status') return this.status(req, res);
     if (path === '/v1/leader/transfer') return this.transfer(req, res);
+    if (path === '/v1/members' || path.startsWith('/v1/members/')) return this.membersRoute(req, res, path);
     if (path === '/v1/kv' || path === '/v1/kv/') return this.range(req, res, url);
     if (path.startsWith('/v1/kv/')) return this.key(req, res, url, path.slice('/v1/kv/'.length));
     throw new HttpError(404, 'ERR_NOT_FOUND', `no route for ${req.method} ${path}; see docs/api.md`);
@@ -161,8 +155,46 @@ export class HttpServer {
       leader: s.leader === undefined || s.leader === NONE ? null : Number(s.leader),
       commitIndex: s.commitIndex,
       appliedIndex: s.appliedIndex,
-      members: this.opts.members.map((m) => ({ id: Number(m.id), peerAddr: m.peerAddr, learner: m.learner })),
+      members: membersBody(this.opts.service.node.members(), s.leader).members,
     });
+  }
+
+  /**
+   * GET /v1/members; POST /v1/members {"id","peerAddr","learner"?}; POST /v1/members/{id}/promote;
+   * DELETE /v1/members/{id}. A change answers once it has committed (docs/membership.md).
+   */
+  private async membersRoute(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    const node = this.opts.service.node;
+    const rest = path
+      .slice('/v1/members'.length)
+      .split('/')
+      .filter((p) => p !== '');
+    if (rest.length === 0) {
+      if (req.method === 'GET') return this.json(res, 200, membersBody(node.members(), node.status().leader));
+      if (req.method !== 'POST') throw new HttpError(405, 'ERR_METHOD_NOT_ALLOWED', 'use GET or POST');
+      const body = await readBody(req, 4096, false);
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(decoder.decode(body));
+      } catch {
+        throw new HttpError(
+          400,
+          'ERR_BAD_REQUEST',
+          'the body must be JSON like {"id": 4, "peerAddr": "127.0.0.1:7104"}',
+        );
+      }
+      return this.json(res, 200, await runChange(node, parseAddBody(parsed)));
+    }
+    const id = parseMemberId(rest[0]);
+    if (rest.length === 2 && rest[1] === 'promote') {
+      if (req.method !== 'POST') throw new HttpError(405, 'ERR_METHOD_NOT_ALLOWED', 'use POST');
+      return this.json(res, 200, await runChange(node, { type: 'promote', id }));
+    }
+    if (rest.length === 1) {
+      if (req.method !== 'DELETE') throw new HttpError(405, 'ERR_METHOD_NOT_ALLOWED', 'use DELETE');
+      return this.json(res, 200, await runChange(node, { type: 'remove', id }));
+    }
+    throw new HttpError(404, 'ERR_NOT_FOUND', `no route for ${req.method} ${path}; see docs/api.md`);
   }
 
   /** POST /v1/leader/transfer {"to"?: id}: hand leadership over (thesis §3.10). */

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { membershipOf, snapshotMetaOf } from '../raft/membership.js';
 import type { Entry, HardState, Index, SnapshotMeta, Term } from '../raft/types.js';
 import type { FileLayer } from './fs/file-layer.js';
 import { MemoryStorage } from './memory-storage.js';
@@ -52,7 +53,8 @@ export class DurableStorage implements NodeStorage {
             'snapshot file is missing or unreadable: restore this node from a healthy peer',
         );
       }
-      mem.applySnapshot({ index: meta.index, term: meta.term, voters: meta.voters });
+      // The whole configuration (learners, outgoing voters, addresses), not only the voters.
+      mem.applySnapshot(snapshotMetaOf(meta.index, meta.term, membershipOf(meta)));
     }
     mem.append(recovered.entries);
     if (recovered.hardState.term > 0 || recovered.hardState.commit > 0) mem.setHardState(recovered.hardState);
@@ -91,7 +93,7 @@ export class DurableStorage implements NodeStorage {
   }
 
   createSnapshot(meta: SnapshotMeta): SnapshotSink {
-    const writer = this.snaps.create({ index: meta.index, term: meta.term, voters: meta.voters });
+    const writer = this.snaps.create(meta);
     return {
       write: (chunk) => writer.write(chunk),
       commit: async () => {

@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { assert, assertNever, InvariantError } from '../raft/assert.js';
 import type { Message } from '../raft/messages.js';
-import { type Entry, EntryKind, index, type NodeId, term } from '../raft/types.js';
+import { type Entry, EntryKind, index, type NodeId, type SnapshotMeta, term } from '../raft/types.js';
 import { FrameError } from './errors.js';
 import {
   FRAME_BYTES_MAX_DEFAULT,
@@ -174,9 +174,7 @@ function putBody(s: Sink, f: Frame): void {
       putString(s, f.message);
       return;
     case 'snapshot-chunk':
-      s.u64(f.snapshotIndex);
-      s.u64(f.snapshotTerm);
-      putVoters(s, f.voters);
+      putSnapshotMeta(s, f.meta);
       s.u64(f.offset);
       s.u8(f.last ? 1 : 0);
       s.bytes(f.data);
@@ -239,18 +237,38 @@ function putMessage(s: Sink, m: Message): void {
       s.u8(m.reject ? 1 : 0);
       return;
     case 'snapshot':
-      s.u64(m.snapshot.index);
-      s.u64(m.snapshot.term);
-      putVoters(s, m.snapshot.voters);
+      putSnapshotMeta(s, m.snapshot);
       return;
     default:
       assertNever(m);
   }
 }
 
-function putVoters(s: Sink, voters: readonly NodeId[]): void {
-  s.u16(voters.length);
-  for (const v of voters) putString(s, v);
+/**
+ * A snapshot's identity and the whole configuration at its index: index, term, three id lists
+ * (voters, learners, outgoing voters) and, behind a presence flag, the addresses as (id, address)
+ * pairs sorted by id — one canonical order, whatever order the record's keys come in.
+ */
+function putSnapshotMeta(s: Sink, meta: SnapshotMeta): void {
+  s.u64(meta.index);
+  s.u64(meta.term);
+  putIds(s, meta.voters);
+  putIds(s, meta.learners ?? []);
+  putIds(s, meta.outgoing ?? []);
+  const addresses = meta.addresses;
+  s.u8(addresses === undefined ? 0 : 1);
+  if (addresses === undefined) return;
+  const ids = Object.keys(addresses).sort();
+  s.u16(ids.length);
+  for (const id of ids) {
+    putString(s, id);
+    putString(s, addresses[id]!);
+  }
+}
+
+function putIds(s: Sink, ids: readonly NodeId[]): void {
+  s.u16(ids.length);
+  for (const id of ids) putString(s, id);
 }
 
 /** Reads a body; every read checks the bounds first and reports a shortfall as a FrameError. */
@@ -404,12 +422,10 @@ function readBody(c: Cursor, type: number): Frame {
     case FrameType.RpcError:
       return { type: 'rpc-error', id: c.u64('request id'), message: c.str('error message') };
     case FrameType.SnapshotChunk: {
-      const snapshotIndex = index(c.u64('snapshot index'));
-      const snapshotTerm = term(c.u64('snapshot term'));
-      const voters = readVoters(c);
+      const meta = readSnapshotMeta(c);
       const offset = c.u64('chunk offset');
       const last = c.bool('chunk last flag');
-      return { type: 'snapshot-chunk', snapshotIndex, snapshotTerm, voters, offset, last, data: c.rest() };
+      return { type: 'snapshot-chunk', meta, offset, last, data: c.rest() };
     }
     case FrameType.SnapshotAck:
       return {
@@ -465,12 +481,8 @@ function readMessage(c: Cursor, type: FrameType): Message {
       return { type: 'pre-vote-resp', from, to, term: t, reject: c.bool('reject flag') };
     case FrameType.TimeoutNow:
       return { type: 'timeout-now', from, to, term: t };
-    case FrameType.Snapshot: {
-      const i = index(c.u64('snapshot index'));
-      const st = term(c.u64('snapshot term'));
-      const voters = readVoters(c);
-      return { type: 'snapshot', from, to, term: t, snapshot: { index: i, term: st, voters } };
-    }
+    case FrameType.Snapshot:
+      return { type: 'snapshot', from, to, term: t, snapshot: readSnapshotMeta(c) };
     default:
       throw new InvariantError(`codec: frame type ${type} is not a Raft message`);
   }
@@ -494,10 +506,43 @@ function readEntries(c: Cursor): Entry[] {
   return entries;
 }
 
-function readVoters(c: Cursor): NodeId[] {
-  const count = c.u16('voter count');
-  if (count * 2 > c.left) throw new FrameError(`${count} voters cannot fit in ${c.left} bytes`);
-  const voters: NodeId[] = [];
-  for (let k = 0; k < count; k++) voters.push(c.str('voter id'));
-  return voters;
+/** The inverse of putSnapshotMeta; empty learner and outgoing lists are left out, as snapshotMetaOf does. */
+function readSnapshotMeta(c: Cursor): SnapshotMeta {
+  const i = index(c.u64('snapshot index'));
+  const t = term(c.u64('snapshot term'));
+  const voters = readIds(c, 'voter');
+  const learners = readIds(c, 'learner');
+  const outgoing = readIds(c, 'outgoing voter');
+  const addresses = c.bool('snapshot addresses flag') ? readAddresses(c) : undefined;
+  return {
+    index: i,
+    term: t,
+    voters,
+    ...(learners.length > 0 ? { learners } : {}),
+    ...(outgoing.length > 0 ? { outgoing } : {}),
+    ...(addresses !== undefined ? { addresses } : {}),
+  };
+}
+
+function readIds(c: Cursor, what: string): NodeId[] {
+  const count = c.u16(`${what} count`);
+  if (count * 2 > c.left) throw new FrameError(`${count} ${what} ids cannot fit in ${c.left} bytes`);
+  const ids: NodeId[] = [];
+  for (let k = 0; k < count; k++) ids.push(c.str(`${what} id`));
+  return ids;
+}
+
+function readAddresses(c: Cursor): Record<NodeId, string> {
+  const count = c.u16('address count');
+  if (count * 4 > c.left) throw new FrameError(`${count} addresses cannot fit in ${c.left} bytes`);
+  const pairs: [NodeId, string][] = [];
+  for (let k = 0; k < count; k++) {
+    const id = c.str('address node id');
+    // Sorted and unique, as the encoder writes them: one map has one encoding.
+    if (k > 0 && !(pairs[k - 1]![0] < id))
+      throw new FrameError('snapshot addresses are not sorted by node id');
+    pairs.push([id, c.str('peer address')]);
+  }
+  // fromEntries defines own properties, so an id such as "__proto__" is kept as data.
+  return Object.fromEntries(pairs);
 }

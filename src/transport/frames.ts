@@ -1,6 +1,6 @@
 import { assertNever } from '../raft/assert.js';
 import type { Message } from '../raft/messages.js';
-import type { Index, NodeId, Term } from '../raft/types.js';
+import type { Index, NodeId, SnapshotMeta } from '../raft/types.js';
 
 /**
  * The wire format between Flotilla peers. Every frame, numbers little-endian:
@@ -18,8 +18,11 @@ import type { Index, NodeId, Term } from '../raft/types.js';
  * The version lives in the handshake (PROTOCOL_VERSION): peers that speak different versions
  * refuse each other, so the other frame layouts may change between versions. The handshake's
  * own layout never changes.
+ *
+ * Version 2: the `snapshot` message and the `snapshot-chunk` frame carry the snapshot's whole
+ * configuration (voters, learners, outgoing voters, addresses), where version 1 carried voters.
  */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Bytes of the length and type fields. */
 export const FRAME_HEADER_BYTES = 5;
@@ -95,14 +98,13 @@ export interface RpcErrorFrame {
 
 /**
  * Snapshot bytes [offset, offset + data.length). `last` marks the end of the stream (the sender
- * sends an empty last chunk at the total size). Every chunk names the whole snapshot, voters
- * included, so whichever chunk opens a transfer on the receiver can describe it.
+ * sends an empty last chunk at the total size). Every chunk names the whole snapshot — its meta,
+ * configuration and addresses included — so whichever chunk opens a transfer on the receiver can
+ * describe it to the snapshot handler.
  */
 export interface SnapshotChunkFrame {
   readonly type: 'snapshot-chunk';
-  readonly snapshotIndex: Index;
-  readonly snapshotTerm: Term;
-  readonly voters: readonly NodeId[];
+  readonly meta: SnapshotMeta;
   readonly offset: number;
   readonly last: boolean;
   readonly data: Uint8Array;

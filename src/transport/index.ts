@@ -25,5 +25,6 @@ export {
   type SnapshotChunkFrame,
   type SnapshotResultFrame,
 } from './frames.js';
+export { formatPeerAddress, parsePeerAddress } from './peer-address.js';
 export { TcpTransport, type TcpTransportOptions } from './tcp-transport.js';
 export type * from './transport.js';

@@ -7,6 +7,7 @@ import { FrameQueue, writeFrames } from './frame-queue.js';
 import { FrameReader } from './frame-reader.js';
 import { type Frame, HANDSHAKE_FRAME_BYTES_MAX, PROTOCOL_VERSION } from './frames.js';
 import { handshakeProblem } from './handshake.js';
+import { formatPeerAddress } from './peer-address.js';
 import type { SnapshotSender } from './snapshot-sender.js';
 import type { PeerAddress, PeerStats, TransportLogger } from './transport.js';
 
@@ -60,6 +61,10 @@ export class OutboundLink {
   private dropped = 0;
   private reconnects = 0;
   private socket: Socket | undefined;
+  /** Where `socket` was dialled (the address may have changed since). */
+  private dialled: PeerAddress;
+  /** `socket` is being closed because the peer moved: not a failure, no backoff. */
+  private moving = false;
   private reader: FrameReader | undefined;
   private closeReason = '';
   private timer: NodeJS.Timeout | undefined;
@@ -74,7 +79,9 @@ export class OutboundLink {
     readonly peer: NodeId,
     private address: PeerAddress,
     private readonly ctx: LinkContext,
-  ) {}
+  ) {
+    this.dialled = address;
+  }
 
   get isOpen(): boolean {
     return this.state === 'open';
@@ -150,7 +157,8 @@ export class OutboundLink {
   /** Writes everything queued as one socket write. */
   flush(): void {
     const socket = this.socket;
-    if (this.state !== 'open' || socket === undefined || this.queue.length === 0) return;
+    // A destroyed socket (closing because the peer moved, say) awaits 'close', which purges the queue.
+    if (this.state !== 'open' || socket === undefined || socket.destroyed || this.queue.length === 0) return;
     // While the socket drains, frames gather in the queue and leave together on 'drain'.
     if (socket.writableNeedDrain) return;
     const frames = this.queue.take();
@@ -159,11 +167,30 @@ export class OutboundLink {
     writeFrames(socket, frames);
   }
 
-  /** A new address (the peer moved, or its port became known): reconnect there. */
+  /**
+   * A new address (the peer moved, or its port became known). A connection or attempt to the old
+   * one is closed — its queue purged as for any lost connection — and the link dials the new
+   * address at once if a transfer waits for it, else on the next send; a backoff earned at the old
+   * address is forgotten.
+   */
   setAddress(address: PeerAddress): void {
     if (address.host === this.address.host && address.port === this.address.port) return;
+    const from = this.address;
     this.address = address;
-    if (this.socket !== undefined) this.fail(this.socket, 'the peer address changed');
+    if (this.state === 'closed') return;
+    this.ctx.log.info(
+      `peer ${this.peer} moved from ${formatPeerAddress(from)} to ${formatPeerAddress(address)}`,
+    );
+    this.failures = 0;
+    if (this.socket !== undefined) {
+      this.moving = true;
+      this.fail(this.socket, `the peer moved to ${formatPeerAddress(address)}`);
+    } else if (this.state === 'backoff') {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      this.state = 'idle';
+      if (this.snapshot !== undefined) this.connect();
+    }
   }
 
   /** Closes the link for good: the socket, timers, pending requests, a running transfer. */
@@ -186,6 +213,8 @@ export class OutboundLink {
   private connect(): void {
     this.state = 'connecting';
     const { host, port } = this.address;
+    this.dialled = this.address;
+    this.moving = false;
     const socket = connect({ host, port });
     this.ctx.track(socket);
     socket.setNoDelay(true);
@@ -260,7 +289,7 @@ export class OutboundLink {
     if (this.everOpen) this.reconnects++;
     this.everOpen = true;
     this.epoch++;
-    this.ctx.log.info(`connected to ${this.peer} at ${this.address.host}:${this.address.port}`);
+    this.ctx.log.info(`connected to ${this.peer} at ${formatPeerAddress(this.dialled)}`);
     this.snapshot?.onLinkChange(false);
     this.ctx.scheduleFlush(this);
   }
@@ -304,7 +333,14 @@ export class OutboundLink {
         : `could not connect (${reason})`,
     );
     if (this.state === 'closed') return;
-    const where = `${this.address.host}:${this.address.port}`;
+    if (this.moving) {
+      this.moving = false;
+      this.state = 'idle';
+      this.snapshot?.onLinkChange(true);
+      if (this.snapshot !== undefined) this.connect();
+      return;
+    }
+    const where = formatPeerAddress(this.dialled);
     const message = wasOpen
       ? `connection to ${this.peer} at ${where} lost: ${reason}`
       : `could not connect to ${this.peer} at ${where}: ${reason}`;

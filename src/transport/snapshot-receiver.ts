@@ -44,8 +44,8 @@ export class SnapshotReceiver {
 
   onChunk(from: NodeId, c: SnapshotChunkFrame): void {
     let t = this.transfers.get(from);
-    if (t !== undefined && !sameSnapshot(t.meta, { index: c.snapshotIndex, term: c.snapshotTerm })) {
-      t.abort(`snapshot ${c.snapshotIndex} replaced it`);
+    if (t !== undefined && !sameSnapshot(t.meta, c.meta)) {
+      t.abort(`snapshot ${c.meta.index} replaced it`);
       t = undefined;
     }
     if (t === undefined) {
@@ -80,7 +80,8 @@ export class SnapshotReceiver {
 
   /** Opens a transfer for the chunk's snapshot, or answers why it cannot. */
   private begin(from: NodeId, c: SnapshotChunkFrame): IncomingSnapshot | undefined {
-    const meta: SnapshotMeta = { index: c.snapshotIndex, term: c.snapshotTerm, voters: c.voters };
+    // The chunk's meta carries the whole configuration (learners, outgoing voters, addresses).
+    const meta = c.meta;
     const fail = (reason: string) =>
       this.ctx.reply(from, { type: 'snapshot-result', snapshotIndex: meta.index, ok: false, reason });
     const done = this.completed.get(from);

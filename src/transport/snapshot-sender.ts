@@ -55,10 +55,14 @@ export class SnapshotSender {
     private readonly open: SnapshotSource,
     private readonly opts: SnapshotSendOptions,
   ) {
+    // Every chunk repeats the meta, configuration and addresses included: they take from the data.
     const overhead = encodeFrame(this.chunk(0, true, EMPTY_DATA), opts.frameBytesMax).length;
     this.chunkBytes = Math.min(opts.chunkBytesMax, opts.frameBytesMax - overhead);
-    if (this.chunkBytes < 1)
-      throw new FrameError(`snapshot ${meta.index}'s voters leave no room for data in a frame`);
+    if (this.chunkBytes < 1) {
+      throw new FrameError(
+        `snapshot ${meta.index}'s configuration (${overhead} bytes with the chunk header) leaves no room for data in a frame of ${opts.frameBytesMax} bytes`,
+      );
+    }
   }
 
   onAck(f: SnapshotAckFrame): void {
@@ -157,8 +161,7 @@ export class SnapshotSender {
   }
 
   private chunk(offset: number, last: boolean, data: Uint8Array): SnapshotChunkFrame {
-    const { index, term, voters } = this.meta;
-    return { type: 'snapshot-chunk', snapshotIndex: index, snapshotTerm: term, voters, offset, last, data };
+    return { type: 'snapshot-chunk', meta: this.meta, offset, last, data };
   }
 
   private async closeSource(source: AsyncIterator<Uint8Array>): Promise<void> {

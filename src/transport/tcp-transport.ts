@@ -10,6 +10,7 @@ import { describeError, FrameError, PeerUnavailableError, wireText } from './err
 import { FRAME_BYTES_MAX_DEFAULT, FRAME_BYTES_MAX_MIN, type Frame, type RpcRequestFrame } from './frames.js';
 import { InboundConnection, type InboundContext } from './inbound-connection.js';
 import { type LinkContext, OutboundLink } from './outbound-link.js';
+import { parsePeerAddress } from './peer-address.js';
 import { SnapshotReceiver } from './snapshot-receiver.js';
 import { SnapshotSender } from './snapshot-sender.js';
 import type {
@@ -58,6 +59,9 @@ type Settings = Required<Omit<TcpTransportOptions, 'peers' | 'logger' | 'cluster
 /** Inbound connections allowed to be still in their handshake at once; more are closed at once. */
 const HANDSHAKES_PENDING_MAX = 64;
 
+/** Removed peers remembered so that messages to them are dropped quietly; the oldest is forgotten. */
+const REMOVED_PEERS_MAX = 1024;
+
 const CONSOLE_LOGGER: TransportLogger = {
   info: () => {},
   warn: (m) => console.warn(m),
@@ -101,6 +105,8 @@ export class TcpTransport implements Transport {
   private protocolErrorCount = 0;
   /** Destinations we warned about once (bounded: cleared when large). */
   private readonly unknownWarned = new Set<NodeId>();
+  /** Peers removed with removePeer(), oldest first: messages to them are dropped without a word. */
+  private readonly removed = new Set<NodeId>();
 
   constructor(options: TcpTransportOptions) {
     this.settings = resolveSettings(options);
@@ -198,30 +204,49 @@ export class TcpTransport implements Transport {
     await Promise.all(closing);
   }
 
-  /** Adds a peer or changes its address (reconnecting to the new one). */
-  setPeer(id: NodeId, address: PeerAddress): void {
-    checkAddress(`peer ${id}`, address);
+  /**
+   * Adds a peer, or moves one: a changed address closes the connection to the old one and the
+   * link reconnects to the new address (at once if something is waiting to go, else on the next
+   * send). The address is `{ host, port }` or a "host:port" string ("[::1]:7101" for IPv6).
+   * Throws ConfigError for an invalid address. A removed peer named again is a peer again.
+   */
+  setPeer(id: NodeId, address: PeerAddress | string): void {
+    const a = typeof address === 'string' ? parsePeerAddress(address) : address;
+    checkAddress(`peer ${id}`, a);
     if (id === this.id) return;
     this.unknownWarned.delete(id);
+    this.removed.delete(id);
     const link = this.links.get(id);
-    if (link !== undefined) link.setAddress(address);
-    else this.links.set(id, new OutboundLink(id, address, this.linkContext));
+    if (link !== undefined) link.setAddress(a);
+    else this.links.set(id, new OutboundLink(id, a, this.linkContext));
   }
 
-  /** Forgets a peer: closes both connections, fails its requests, ends its transfers. */
+  /**
+   * Forgets a peer that left the configuration: closes our connection to it (what was queued is
+   * discarded, its pending requests fail, a snapshot transfer to it ends) and
+   * its connections to us, aborts a transfer from it, and from now on refuses its handshakes as
+   * an unknown node. Later messages to it are dropped quietly. Logged once, at info.
+   */
   removePeer(id: NodeId): void {
-    this.links.get(id)?.close(`peer ${id} was removed`);
+    const link = this.links.get(id);
+    if (id === this.id || link === undefined) return;
+    const reason = `peer ${id} was removed`;
     this.links.delete(id);
-    this.inbound.get(id)?.close(`peer ${id} was removed`);
+    link.close(reason);
+    for (const conn of this.connections) if (conn.peer === id) conn.close(reason);
     this.receiver.forget(id);
+    if (this.removed.size >= REMOVED_PEERS_MAX) this.removed.delete(this.removed.values().next().value!);
+    this.removed.add(id);
+    this.log.info(`removed peer ${id}: its connections are closed and messages to it are dropped`);
   }
 
   /**
    * Queues each message on its destination's connection; everything queued in one event-loop turn
    * leaves in one write per peer. Never throws for a network reason: a message that does not fit
    * in a frame or beyond the send queue's limit is dropped and counted in stats().peers[to].dropped;
-   * one to an unknown node is dropped with a warning (once per node). Raft retransmits. A message
-   * whose `from` is not this node is a bug in the caller and throws InvariantError.
+   * one to an unknown node is dropped with a warning (once per node), one to a removed peer
+   * without one. Raft retransmits. A message whose `from` is not this node is a bug in the caller
+   * and throws InvariantError.
    */
   send(messages: readonly Message[]): void {
     for (const m of messages) {
@@ -230,7 +255,8 @@ export class TcpTransport implements Transport {
       }
       const link = this.links.get(m.to);
       if (link === undefined) {
-        this.unknownDestination(m);
+        // Raft may still address a removed member for a while (until the change commits, say).
+        if (!this.removed.has(m.to)) this.unknownDestination(m);
         continue;
       }
       let frame: Uint8Array;
@@ -280,7 +306,8 @@ export class TcpTransport implements Transport {
    * send() as usual, before or after calling this: the receiver holds it back until the data is
    * in. Report the outcome to the core with RawNode.reportSnapshot(to, ok). A newer transfer to
    * the same peer cancels an older one. Rejects only with an error thrown by `open`'s iterator,
-   * or a FrameError when `meta.voters` alone would fill a frame.
+   * or a FrameError when `meta` (its configuration: voters, learners, outgoing voters and
+   * addresses) alone would fill a chunk frame.
    */
   async sendSnapshot(to: NodeId, meta: SnapshotMeta, open: SnapshotSource): Promise<boolean> {
     const link = this.links.get(to);

@@ -84,5 +84,17 @@ export interface Transport {
   /** Streams a snapshot's bytes; true once the receiver's handler has consumed all of them. */
   sendSnapshot(to: NodeId, meta: SnapshotMeta, open: SnapshotSource): Promise<boolean>;
   onSnapshot(handler: SnapshotHandler): void;
+  /**
+   * Adds a peer, or moves one to a new address and reconnects there. The address is
+   * `{ host, port }` or a "host:port" string ("[::1]:7101" for IPv6). Throws ConfigError for an
+   * invalid address.
+   */
+  setPeer(id: NodeId, address: PeerAddress | string): void;
+  /**
+   * Forgets a peer that left the configuration: both connections close, what was queued for it
+   * is discarded, its handshakes are refused from now on and later messages to it are dropped
+   * quietly.
+   */
+  removePeer(id: NodeId): void;
   stats(): TransportStats;
 }

@@ -37,6 +37,8 @@ export interface NodeProc {
   readonly id: string;
   readonly clientUrl: string;
   readonly peerPort: number;
+  /** Started with --join URL (a node added to the running cluster) instead of --initial-cluster. */
+  readonly join?: string;
   child: ChildProcess | undefined;
   stderr: string;
 }
@@ -81,6 +83,21 @@ export class ProcessCluster {
     return this.nodes.find((p) => p.id === id)!;
   }
 
+  /** Starts a new node, with an empty data folder, that joins the cluster through `joinUrl`. */
+  async join(id: string, joinUrl: string): Promise<NodeProc> {
+    const p: NodeProc = {
+      id,
+      clientUrl: `http://127.0.0.1:${await freePort()}`,
+      peerPort: await freePort(),
+      join: joinUrl,
+      child: undefined,
+      stderr: '',
+    };
+    this.nodes.push(p);
+    this.start(id);
+    return p;
+  }
+
   start(id: string): void {
     const p = this.node(id);
     const clientPort = new URL(p.clientUrl).port;
@@ -101,8 +118,7 @@ export class ProcessCluster {
         `127.0.0.1:${clientPort}`,
         '--peer-addr',
         `127.0.0.1:${p.peerPort}`,
-        '--initial-cluster',
-        this.initialCluster,
+        ...(p.join === undefined ? ['--initial-cluster', this.initialCluster] : ['--join', p.join]),
         '--election-timeout-ms',
         '400',
         '--heartbeat-interval-ms',

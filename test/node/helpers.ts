@@ -52,6 +52,8 @@ export interface LocalCluster {
   machines: Map<string, ListMachine>;
   storages: Map<string, MemoryNodeStorage>;
   start(id: string): Promise<void>;
+  /** Starts a new node with an empty log and no voters, as one joining a running cluster does. */
+  join(id: string): Promise<RaftNode<number>>;
   leader(): RaftNode<number> | undefined;
   stopAll(): Promise<void>;
 }
@@ -63,6 +65,7 @@ export function localCluster(
     retainEntries?: number;
     leaseReads?: boolean;
     clock?: () => number;
+    promoteLagMax?: number;
   } = {},
 ): LocalCluster {
   const ids = ['1', '2', '3'];
@@ -70,14 +73,15 @@ export function localCluster(
   const nodes = new Map<string, RaftNode<number>>();
   const machines = new Map<string, ListMachine>();
   const storages = new Map<string, MemoryNodeStorage>();
-  const make = (id: string) => {
+  const make = (id: string, voters: readonly string[] = ids) => {
     const storage = storages.get(id) ?? new MemoryNodeStorage();
     storages.set(id, storage);
     const machine = new ListMachine();
     machines.set(id, machine);
     const node = new RaftNode<number>({
       id,
-      voters: ids,
+      voters,
+      addresses: Object.fromEntries(ids.map((v) => [v, `local:${v}`])),
       stateMachine: machine,
       resultCodec: numberCodec,
       storage,
@@ -87,6 +91,7 @@ export function localCluster(
       snapshotEntries: options.snapshotEntries ?? 0,
       retainEntries: options.retainEntries ?? 0,
       leaseReads: options.leaseReads ?? false,
+      ...(options.promoteLagMax === undefined ? {} : { promoteLagMax: options.promoteLagMax }),
       ...(options.clock === undefined ? {} : { clock: options.clock }),
     });
     nodes.set(id, node);
@@ -100,6 +105,11 @@ export function localCluster(
     storages,
     start: async (id) => {
       await make(id).start();
+    },
+    join: async (id) => {
+      const node = make(id, []);
+      await node.start();
+      return node;
     },
     leader: () => [...nodes.values()].find((n) => n.isLeader()),
     stopAll: async () => {

@@ -77,6 +77,17 @@ describe('joint consensus (§4.3)', () => {
     expect(leaders[0]).not.toBe('a');
   });
 
+  test('the removed leader hands over with TimeoutNow: a new leader without waiting for a timeout', () => {
+    const c = cluster(3, 3);
+    const term = c.raft('a').term;
+    c.node('a').proposeConfChange({ voters: ['b', 'c'], learners: [] });
+    c.deliverAll(); // no ticks at all
+    const leaders = c.leaders();
+    expect(leaders).toHaveLength(1);
+    expect(['b', 'c']).toContain(leaders[0]);
+    expect(c.raft(leaders[0]!).term).toBe(term + 1);
+  });
+
   test('a learner receives the log but never counts toward a quorum and never campaigns', () => {
     const c = cluster(4, 3);
     c.node('a').proposeConfChange({ voters: ['a', 'b', 'c'], learners: ['d'] });

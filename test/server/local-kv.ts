@@ -28,6 +28,7 @@ export async function startLocalKv(): Promise<{
     const node = new RaftNode<KvResult>({
       id,
       voters: ids,
+      addresses: Object.fromEntries(ids.map((m) => [m, `local:${m}`])),
       stateMachine: store,
       resultCodec: { encode: encodeResult, decode: decodeResult },
       storage: new MemoryNodeStorage(),
@@ -35,8 +36,7 @@ export async function startLocalKv(): Promise<{
       tickMs: 10,
     });
     const service = new KvService(node, store, { valueBytesMax: 1 << 20, writeTimeoutMs: 2000 });
-    const members = ids.map((m) => ({ id: m, peerAddr: `local:${m}`, learner: false }));
-    const server = new HttpServer({ service, members, valueBytesMax: 1 << 20, host: '127.0.0.1', port: 0 });
+    const server = new HttpServer({ service, valueBytesMax: 1 << 20, host: '127.0.0.1', port: 0 });
     await node.start();
     const addr = await server.start();
     nodes.push({ id, node, server, url: `http://127.0.0.1:${addr.port}` });

@@ -1,7 +1,7 @@
 // fast-check arbitraries for every frame the transport sends.
 import fc from 'fast-check';
 import type { Message, MessageType } from '../../src/raft/messages.js';
-import { type Entry, EntryKind, index, term } from '../../src/raft/types.js';
+import { type Entry, EntryKind, index, type SnapshotMeta, term } from '../../src/raft/types.js';
 import type { ControlFrame, Frame } from '../../src/transport/frames.js';
 
 /** Every Raft message type; a compile error here means messages.ts grew a type the codec must learn. */
@@ -32,6 +32,33 @@ const bytes = fc.uint8Array({ maxLength: 48 });
 const kind = fc.constantFrom(EntryKind.Normal, EntryKind.Empty, EntryKind.Config);
 
 const entry: fc.Arbitrary<Entry> = fc.record({ term: termArb, index: indexArb, kind, data: bytes });
+const ids = fc.array(nodeId, { maxLength: 5 });
+
+/**
+ * Snapshot metas with the whole configuration: learners and outgoing voters (left out when empty,
+ * as snapshotMetaOf does) and sometimes addresses, possibly an empty map.
+ */
+export const snapshotMetaArb: fc.Arbitrary<SnapshotMeta> = fc
+  .record({
+    index: indexArb,
+    term: termArb,
+    voters: ids,
+    learners: ids,
+    outgoing: ids,
+    addresses: fc.option(
+      fc.dictionary(nodeId, fc.string({ unit: 'grapheme', maxLength: 24 }), {
+        maxKeys: 5,
+        noNullPrototype: true,
+      }),
+      { nil: undefined },
+    ),
+  })
+  .map(({ learners, outgoing, addresses, ...rest }) => ({
+    ...rest,
+    ...(learners.length > 0 ? { learners } : {}),
+    ...(outgoing.length > 0 ? { outgoing } : {}),
+    ...(addresses !== undefined ? { addresses } : {}),
+  }));
 const envelope = { from: nodeId, to: nodeId, term: termArb };
 
 export const messageArb: fc.Arbitrary<Message> = fc.oneof(
@@ -69,7 +96,7 @@ export const messageArb: fc.Arbitrary<Message> = fc.oneof(
   fc.record({
     type: fc.constant('snapshot' as const),
     ...envelope,
-    snapshot: fc.record({ index: indexArb, term: termArb, voters: fc.array(nodeId, { maxLength: 5 }) }),
+    snapshot: snapshotMetaArb,
   }),
 );
 
@@ -90,9 +117,7 @@ export const controlFrameArb: fc.Arbitrary<ControlFrame> = fc.oneof(
   fc.record({ type: fc.constant('rpc-error' as const), id: u53, message: fc.string({ maxLength: 40 }) }),
   fc.record({
     type: fc.constant('snapshot-chunk' as const),
-    snapshotIndex: indexArb,
-    snapshotTerm: termArb,
-    voters: fc.array(nodeId, { maxLength: 5 }),
+    meta: snapshotMetaArb,
     offset: u53,
     last: fc.boolean(),
     data: bytes,

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { InvariantError } from '../../src/raft/assert.js';
 import type { Message } from '../../src/raft/messages.js';
-import { EntryKind, index, term } from '../../src/raft/types.js';
+import { EntryKind, index, type SnapshotMeta, term } from '../../src/raft/types.js';
 import { decodeFrame, encodeFrame } from '../../src/transport/codec.js';
 import { FrameError } from '../../src/transport/errors.js';
 import { FrameReader } from '../../src/transport/frame-reader.js';
@@ -64,6 +64,21 @@ const EXAMPLES: readonly Message[] = [
     term: t(6),
     snapshot: { index: i(100), term: t(5), voters: ['a', 'b', 'c'] },
   },
+  {
+    // Taken inside a joint configuration, with a learner and every member's address (v2).
+    type: 'snapshot',
+    from: 'a',
+    to: 'e',
+    term: t(7),
+    snapshot: {
+      index: i(200),
+      term: t(7),
+      voters: ['a', 'b', 'd'],
+      learners: ['e'],
+      outgoing: ['a', 'b', 'c'],
+      addresses: { d: '10.0.0.4:7101', '10': '[::1]:7101', a: 'a.internal:7101', '2': 'ü:1' },
+    },
+  },
 ];
 
 function roundTrip(f: Frame, frameBytesMax = FRAME_BYTES_MAX_DEFAULT): Frame {
@@ -105,6 +120,24 @@ describe('codec round trip', () => {
     );
   });
 
+  test("a snapshot's configuration has one encoding: address order and empty lists do not matter", () => {
+    const snapshot = (meta: Partial<SnapshotMeta>): Message => ({
+      type: 'snapshot',
+      from: 'a',
+      to: 'b',
+      term: t(2),
+      snapshot: { index: i(9), term: t(2), voters: ['a', 'b'], ...meta },
+    });
+    const sorted = encodeFrame(snapshot({ addresses: { '10': 'x:1', '9': 'y:2', a: 'z:3' } }));
+    const shuffled = encodeFrame(snapshot({ addresses: { a: 'z:3', '9': 'y:2', '10': 'x:1' } }));
+    expect(Buffer.compare(sorted, shuffled)).toBe(0);
+    const empty = snapshot({ learners: [], outgoing: [] });
+    expect(Buffer.compare(encodeFrame(empty), encodeFrame(snapshot({})))).toBe(0);
+    expect(roundTrip(empty)).toEqual(snapshot({}));
+    // An empty address map is not the same as none.
+    expect(roundTrip(snapshot({ addresses: {} }))).toEqual(snapshot({ addresses: {} }));
+  });
+
   test('entry data, payloads and chunks are views of the frame, not copies', () => {
     const frame = encodeFrame(EXAMPLES[0]!);
     const m = decodeFrame(frame);
@@ -115,9 +148,7 @@ describe('codec round trip', () => {
     expect(data.byteOffset + data.length).toBeLessThanOrEqual(frame.byteOffset + frame.length);
     const chunk = encodeFrame({
       type: 'snapshot-chunk',
-      snapshotIndex: i(1),
-      snapshotTerm: t(1),
-      voters: [],
+      meta: { index: i(1), term: t(1), voters: [] },
       offset: 0,
       last: false,
       data: new Uint8Array(100).fill(7),
@@ -210,6 +241,24 @@ describe('decodeFrame refuses malformed frames with FrameError', () => {
     expect(() => decodeFrame(make())).toThrow(FrameError);
   });
 
+  // A snapshot's configuration has one encoding: any other is refused, saying why.
+  const configurationCases: readonly [string, () => Uint8Array, RegExp][] = [
+    ['snapshot addresses out of order', () => withAddressPairs((x, y) => [y, x]), /not sorted by node id/],
+    ['snapshot addresses naming a node twice', () => withAddressPairs((x) => [x, x]), /not sorted/],
+    [
+      'a snapshot addresses flag that is neither 0 nor 1',
+      () => withByte(twoAddresses(), -(12 + 2 + 1), 2),
+      /addresses flag is 2, not 0 or 1/,
+    ],
+    ['a learner count larger than the frame', () => withLearnerCount(0xffff), /65535 learner ids cannot fit/],
+  ];
+
+  test.each(configurationCases)('%s', (_, make, reason) => {
+    expect(decodeFrame(twoAddresses()).type).toBe('snapshot'); // the unaltered frame is valid
+    expect(() => decodeFrame(make())).toThrow(FrameError);
+    expect(() => decodeFrame(make())).toThrow(reason);
+  });
+
   test('a FrameError carries the stable code', () => {
     try {
       decodeFrame(new Uint8Array(3));
@@ -235,6 +284,27 @@ describe('decodeFrame refuses malformed frames with FrameError', () => {
   }
   function withEntryKind(kind: number): Uint8Array {
     return withByte(valid, COUNT_AT + 4 + 16, kind);
+  }
+  /** A snapshot message whose body ends with two address pairs of 6 bytes each: a→x, b→y. */
+  function twoAddresses(): Uint8Array {
+    return encodeFrame({
+      type: 'snapshot',
+      from: 'a',
+      to: 'b',
+      term: t(1),
+      snapshot: { index: i(1), term: t(1), voters: [], addresses: { a: 'x', b: 'y' } },
+    });
+  }
+  function withAddressPairs(order: (x: Uint8Array, y: Uint8Array) => [Uint8Array, Uint8Array]): Uint8Array {
+    const b = twoAddresses();
+    const [x, y] = order(b.slice(-12, -6), b.slice(-6));
+    return Buffer.concat([b.subarray(0, -12), x, y]);
+  }
+  // snapshot body: from (2+1) to (2+1) term 8 index 8 term 8 voters u16 → learner count at 5 + 32.
+  function withLearnerCount(n: number): Uint8Array {
+    const copy = Uint8Array.from(twoAddresses());
+    new DataView(copy.buffer).setUint16(5 + 32, n, true);
+    return copy;
   }
   function handshakeBytes(): Uint8Array {
     return encodeFrame({ type: 'handshake', version: 1, clusterId: 'c', from: 'a', to: 'b' });

@@ -130,6 +130,55 @@ describe('snapshot transfer', () => {
     expect(a.t.stats().peers.b!.framesSent - sentBefore).toBeLessThanOrEqual(4);
   });
 
+  test('a snapshot taken in a joint configuration reaches the receiver with learners, outgoing voters and addresses', async () => {
+    const { a, b } = await pairThroughProxy();
+    const meta: SnapshotMeta = {
+      index: index(2_000),
+      term: term(5),
+      voters: ['a', 'b', 'd'],
+      learners: ['e'],
+      outgoing: ['a', 'b', 'c'],
+      addresses: {
+        a: '127.0.0.1:7101',
+        b: '127.0.0.1:7102',
+        c: 'c.internal:7103',
+        d: '[::1]:7104',
+        e: '10.0.0.5:7105',
+      },
+    };
+    const message: SnapshotMessage = { ...SNAPSHOT_MESSAGE, snapshot: meta };
+    const data = snapshotBytes(3 * CHUNK + 17);
+    const seen: SnapshotMeta[] = [];
+    const received: Uint8Array[] = [];
+    b.t.onSnapshot(async (_from, m, chunks) => {
+      seen.push(m);
+      for await (const chunk of chunks) received.push(Uint8Array.from(chunk));
+    });
+    a.t.send([message]);
+    expect(await a.t.sendSnapshot('b', meta, source(data, CHUNK, []))).toBe(true);
+    expect(seen).toEqual([meta]);
+    expect(Buffer.compare(concat(received), data)).toBe(0);
+    await waitFor(() => snapshotsIn(b.inbox).length === 1, 5_000, 'the snapshot message');
+    expect(snapshotsIn(b.inbox)[0]).toEqual(message);
+  });
+
+  test('a configuration that leaves no room for data in a chunk frame is refused before sending', async () => {
+    const { a, b } = await pairThroughProxy({ frameBytesMax: 4_096 });
+    let calls = 0;
+    b.t.onSnapshot(async () => {
+      calls++;
+    });
+    const addresses = Object.fromEntries(
+      Array.from({ length: 200 }, (_, k) => [`node-${k}`, `host-${k}.example:7101`]),
+    );
+    const big: SnapshotMeta = { ...META, addresses };
+    await expect(a.t.sendSnapshot('b', big, source(snapshotBytes(10), CHUNK, []))).rejects.toThrow(
+      /exceeds frameBytesMax \(4096\)/,
+    );
+    expect(a.t.stats().peers.b!.framesSent).toBe(0);
+    expect(calls).toBe(0);
+  });
+
   test('an empty snapshot is transferred too', async () => {
     const { a, b } = await pairThroughProxy();
     let chunks = -1;

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { assert } from '../../raft/assert.js';
 import { ConfigError, type FlotillaError } from '../../raft/errors.js';
-import type { Index, NodeId, Term } from '../../raft/types.js';
+import type { Index, SnapshotMeta as RaftSnapshotMeta, Term } from '../../raft/types.js';
 import { ensureDir } from '../fs/ensure-dir.js';
 import { type FileLayer, hasErrorCode, type OpenFile } from '../fs/file-layer.js';
 import { NodeFileLayer } from '../fs/node-file-layer.js';
@@ -15,6 +15,7 @@ import {
   headerBytes,
   headerLength,
   isSnapshotTempName,
+  normalizeMeta,
   parseSnapshotFileName,
   type SnapshotMeta,
   snapshotFileName,
@@ -31,12 +32,11 @@ export interface SnapshotStoreOptions {
   onWarning?: (message: string) => void;
 }
 
-/** What a new snapshot is about; the data arrives through the writer. */
-export interface SnapshotDescription {
-  index: Index;
-  term: Term;
-  voters: readonly NodeId[];
-}
+/**
+ * What a new snapshot is about — its index, term and the whole configuration there (voters,
+ * learners, outgoing voters, addresses); the data arrives through the writer.
+ */
+export type SnapshotDescription = RaftSnapshotMeta;
 
 export const CHUNK_BYTES_DEFAULT = 1024 * 1024;
 
@@ -124,8 +124,9 @@ export class SnapshotStore {
     const name = snapshotFileName(meta.index, meta.term);
     const file = await this.fs.open(join(this.dir, name), 'r');
     try {
-      const header = await readHeaderFrom(file, name);
-      if (typeof header === 'string') throw new SnapshotCorruptionError(name, header);
+      const read = await readHeaderFrom(file, name);
+      if (typeof read === 'string') throw new SnapshotCorruptionError(name, read);
+      const { meta: header, headerBytes: base } = read;
       if (header.index !== meta.index || header.term !== meta.term) {
         throw new SnapshotCorruptionError(name, 'its header disagrees with its name');
       }
@@ -136,7 +137,6 @@ export class SnapshotStore {
         offset >= 0 && offset <= header.bytes,
         `snapshot-store: offset ${offset} outside [0, ${header.bytes}]`,
       );
-      const base = headerBytes(header.voters);
       let crc = 0;
       for (let at = offset; at < header.bytes; ) {
         const chunk = new Uint8Array(Math.min(chunkBytes, header.bytes - at));
@@ -169,7 +169,8 @@ export class SnapshotStore {
   private async readHeader(name: string): Promise<SnapshotMeta | string> {
     const file = await this.fs.open(join(this.dir, name), 'r');
     try {
-      return await readHeaderFrom(file, name);
+      const read = await readHeaderFrom(file, name);
+      return typeof read === 'string' ? read : read.meta;
     } finally {
       await file.close();
     }
@@ -185,6 +186,7 @@ export class SnapshotWriter {
   private file: OpenFile | undefined;
   private readonly tempPath: string;
   private readonly finalName: string;
+  private readonly description: SnapshotDescription;
   private readonly base: number;
   private written = 0;
   private crc = 0;
@@ -196,11 +198,13 @@ export class SnapshotWriter {
   constructor(
     private readonly fs: FileLayer,
     private readonly dir: string,
-    private readonly description: SnapshotDescription,
+    description: SnapshotDescription,
   ) {
+    // Normalised as the header reads back, so commit()'s meta equals what latest() returns.
+    this.description = normalizeMeta(description);
     this.finalName = snapshotFileName(description.index, description.term);
     this.tempPath = join(dir, `${this.finalName}.${process.pid}-${++tempCounter}.tmp`);
-    this.base = headerBytes(description.voters);
+    this.base = headerBytes(this.description);
   }
 
   /** Appends a chunk of the snapshot's data. */
@@ -218,7 +222,12 @@ export class SnapshotWriter {
     return this.run(async () => {
       const file = await this.opened();
       const meta = { ...this.description, bytes: this.written, checksum: this.crc, file: this.finalName };
-      await file.write(encodeHeader(meta), 0);
+      const header = encodeHeader(meta);
+      assert(
+        header.length === this.base,
+        `snapshot-writer: header of ${header.length} bytes, not ${this.base}`,
+      );
+      await file.write(header, 0);
       try {
         await file.datasync();
       } catch (err) {
@@ -292,11 +301,11 @@ export async function verifySnapshotFile(
 ): Promise<SnapshotMeta | string> {
   const file = await fs.open(join(dir, name), 'r');
   try {
-    const meta = await readHeaderFrom(file, name);
-    if (typeof meta === 'string') return meta;
+    const read = await readHeaderFrom(file, name);
+    if (typeof read === 'string') return read;
+    const { meta, headerBytes: base } = read;
     const named = parseSnapshotFileName(name);
     if (named?.index !== meta.index || named.term !== meta.term) return 'its header disagrees with its name';
-    const base = headerBytes(meta.voters);
     const size = await file.size();
     if (size !== base + meta.bytes) return `${size - base} data bytes where the header says ${meta.bytes}`;
     const chunk = new Uint8Array(Math.min(chunkBytes, Math.max(1, meta.bytes)));
@@ -313,14 +322,19 @@ export async function verifySnapshotFile(
   }
 }
 
-async function readHeaderFrom(file: OpenFile, name: string): Promise<SnapshotMeta | string> {
+/** A file's header: its meta and its length H, where the data starts (it depends on the version). */
+async function readHeaderFrom(
+  file: OpenFile,
+  name: string,
+): Promise<{ meta: SnapshotMeta; headerBytes: number } | string> {
   const prefix = new Uint8Array(HEADER_PREFIX_BYTES);
   const n = await readFully(file, prefix, 0);
   const size = headerLength(prefix.subarray(0, n));
   if (typeof size === 'string') return size;
   const header = new Uint8Array(size);
   if ((await readFully(file, header, 0)) < size) return 'the file ends inside its header';
-  return decodeHeader(header, name);
+  const meta = decodeHeader(header, name);
+  return typeof meta === 'string' ? meta : { meta, headerBytes: size };
 }
 
 async function readFully(file: OpenFile, into: Uint8Array, position: number): Promise<number> {

@@ -274,7 +274,9 @@ export class Raft {
     if (!this.readOnly.add(request, this.log.commit, this.id)) return;
     const alone = isQuorum(this.membership, (id) => id === this.id);
     if (alone) this.readStates.push(...this.readOnly.release((acks) => this.quorumOf(acks)));
-    else this.broadcastHeartbeat();
+    // One round in flight at a time: reads arriving meanwhile wait for it and share the next
+    // (sent when it is confirmed, or by the next heartbeat tick should its messages be lost).
+    else if (!this.readOnly.inFlight()) this.broadcastHeartbeat();
   }
 
   /** The host persisted entries through (i, t). The leader counts itself toward a quorum only now. */
@@ -756,7 +758,11 @@ export class Raft {
 
   /** `from` answered heartbeat round `round`: confirm reads and maybe extend the lease. */
   private handleRoundAck(from: NodeId, round: number): void {
-    this.readStates.push(...this.readOnly.ack(from, round, (acks) => this.quorumOf(acks)));
+    const released = this.readOnly.ack(from, round, (acks) => this.quorumOf(acks));
+    if (released.length > 0) {
+      this.readStates.push(...released);
+      if (!this.readOnly.inFlight() && this.readOnly.unsent()) this.broadcastHeartbeat();
+    }
     const pr = this.progress.get(from);
     if (pr === undefined || round <= pr.ackedRound) return;
     pr.ackedRound = round;

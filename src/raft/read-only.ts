@@ -21,7 +21,8 @@ interface Round {
  * next heartbeat broadcast, and is confirmed once a majority (the leader included) has answered
  * that heartbeat round or a later one: a reply to a later round proves the follower still
  * accepted this leader after the earlier round went out. Reads that arrive before a round's
- * heartbeats leave (before the host takes the Ready) share it.
+ * heartbeats leave share it; the leader keeps one round in flight at a time, so under load every
+ * read that arrives during a round trip shares the next round.
  */
 export class ReadOnly {
   private rounds: Round[] = [];
@@ -49,9 +50,22 @@ export class ReadOnly {
     }
   }
 
-  /** The open round's heartbeats have been handed to the host: later reads need a new round. */
+  /**
+   * A Ready is being handed to the host. If the open round's heartbeats went with it, later reads
+   * need a new round; a round still waiting for its broadcast keeps taking reads.
+   */
   seal(): void {
-    this.open = undefined;
+    if (this.open !== undefined && this.open.context !== 0) this.open = undefined;
+  }
+
+  /** A round's heartbeats are out and not yet answered by a quorum. */
+  inFlight(): boolean {
+    return this.rounds.length > 0 && this.rounds[0]!.context !== 0;
+  }
+
+  /** Some round waits for a heartbeat broadcast to carry it. */
+  unsent(): boolean {
+    return this.rounds.length > 0 && this.rounds[this.rounds.length - 1]!.context === 0;
   }
 
   /** `from` answered heartbeat round `context`. Returns the reads now confirmed, oldest first. */

@@ -46,6 +46,22 @@ describe('ReadIndex (§6.4)', () => {
     expect(readStatesOf(c, 'a').flatMap((r) => r.requests)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
   });
 
+  test('one round in flight at a time: reads during a round trip share the next round', () => {
+    const c = new Cluster();
+    c.elect('a');
+    c.node('a').readIndex(1);
+    c.processAll();
+    expect(ofType(c.queue, 'heartbeat')).toHaveLength(2); // round 1 is out
+    for (let k = 2; k <= 5; k++) {
+      c.node('a').readIndex(k);
+      c.processAll(); // each read in its own Ready, as they arrive under load
+    }
+    expect(ofType(c.queue, 'heartbeat')).toHaveLength(2); // no new broadcast while round 1 flies
+    c.deliverAll();
+    // Round 1's confirmation sent round 2 at once, carrying reads 2–5; both are released.
+    expect(readStatesOf(c, 'a').map((r) => r.requests)).toEqual([[1], [2, 3, 4, 5]]);
+  });
+
   test('a new leader serves no read until an entry of its own term has committed', () => {
     const c = new Cluster({ config: { preVote: false } });
     c.node('a').campaign();

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { membershipOf, snapshotMetaOf } from '../raft/membership.js';
 import type { Entry, HardState, Index, SnapshotMeta, Term } from '../raft/types.js';
+import { DirLock } from './dir-lock.js';
 import type { FileLayer } from './fs/file-layer.js';
 import { MemoryStorage } from './memory-storage.js';
 import type { NodeStorage, SnapshotSink } from './node-storage.js';
@@ -27,10 +28,25 @@ export class DurableStorage implements NodeStorage {
     private readonly wal: Wal,
     private readonly snaps: SnapshotStore,
     private readonly mem: MemoryStorage,
+    private readonly lock: DirLock | undefined,
   ) {}
 
   /** Opens (or creates) the data folder and recovers it; refuses to start on corruption. */
   static async open(options: DurableStorageOptions): Promise<DurableStorage> {
+    // On the real file system, one process per data folder (a simulated disk has no other user).
+    const lock = options.fs === undefined ? DirLock.acquire(options.dir) : undefined;
+    try {
+      return await DurableStorage.recover(options, lock);
+    } catch (err) {
+      lock?.release();
+      throw err;
+    }
+  }
+
+  private static async recover(
+    options: DurableStorageOptions,
+    lock: DirLock | undefined,
+  ): Promise<DurableStorage> {
     const snaps = await SnapshotStore.open({
       dir: join(options.dir, 'snap'),
       ...(options.fs === undefined ? {} : { fs: options.fs }),
@@ -58,7 +74,7 @@ export class DurableStorage implements NodeStorage {
     }
     mem.append(recovered.entries);
     if (recovered.hardState.term > 0 || recovered.hardState.commit > 0) mem.setHardState(recovered.hardState);
-    return new DurableStorage(wal, snaps, mem);
+    return new DurableStorage(wal, snaps, mem, lock);
   }
 
   // ---- LogStorage (the core's read side) -----------------------------------------------------
@@ -126,7 +142,10 @@ export class DurableStorage implements NodeStorage {
   }
 
   close(): Promise<void> {
-    return this.inOrder(() => this.wal.close());
+    return this.inOrder(async () => {
+      await this.wal.close();
+      this.lock?.release();
+    });
   }
 
   private inOrder<T>(op: () => Promise<T>): Promise<T> {

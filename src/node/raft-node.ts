@@ -424,10 +424,13 @@ export class RaftNode<R> {
     const byEntries = snapshotEntries > 0 && applied - this.lastSnapshotIndex >= snapshotEntries;
     const byBytes = snapshotBytes > 0 && this.bytesSinceSnapshot >= snapshotBytes;
     if (!byEntries && !byBytes) return;
+    // The snapshot carries the configuration in force at its index (thesis §4.1), not the start-up
+    // one. A node that joined with no voters does not know it before the first Config entry it
+    // holds (the start-up voters are not in the log): it waits until its snapshot would reach one.
+    const m = this.core.membershipAt(applied);
+    if (m.voters.length === 0) return;
     this.snapshotting = true;
     this.bytesSinceSnapshot = 0;
-    // The snapshot carries the configuration in force at its index (thesis §4.1), not the start-up one.
-    const m = this.core.membershipAt(applied);
     const meta: SnapshotMeta = snapshotMetaOf(applied, this.lastAppliedTerm, m);
     const chunks = this.opts.stateMachine.snapshot(); // captures the state now, streams later
     const storage = this.opts.storage;

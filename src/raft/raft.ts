@@ -237,7 +237,7 @@ export class Raft {
 
   /** Starts an election now (PreVote first when enabled), as an election timeout would. */
   campaign(): void {
-    if (this.role === Role.Leader || !isVoter(this.membership, this.id)) return;
+    if (this.role === Role.Leader || !this.mayCampaign()) return;
     this.startElection(this.config.preVote);
   }
 
@@ -384,17 +384,18 @@ export class Raft {
 
   // ---- voting (§5.2, §5.4.1, §9.6) ----------------------------------------------------------
 
+  /**
+   * A voter campaigns; so does a node that a not yet committed configuration removes (thesis
+   * §4.2.2): until C(new) commits it may be the one that must get it committed — as leader it
+   * counts only C(new)'s votes and acks, and steps down once C(new) commits.
+   */
+  private mayCampaign(): boolean {
+    if (isVoter(this.membership, this.id)) return true;
+    const latest = this.log.configs.latestIndex();
+    return latest > this.log.commit && isVoter(this.log.configs.at(index(latest - 1)), this.id);
+  }
+
   private handleVoteRequest(m: VoteMessage): void {
-    if (!isVoter(this.membership, m.from)) {
-      // Only a voter of our configuration can become our leader.
-      this.send({
-        type: m.type === 'vote' ? 'vote-resp' : 'pre-vote-resp',
-        to: m.from,
-        term: this.term,
-        reject: true,
-      });
-      return;
-    }
     const upToDate = this.log.isUpToDate(m.lastIndex, m.lastTerm);
     let grant: boolean;
     if (m.type === 'vote') {
@@ -423,7 +424,7 @@ export class Raft {
   private tickElection(): void {
     this.electionElapsed++;
     if (this.electionElapsed >= this.config.electionTicks) this.quietAfterStart = false;
-    if (this.electionElapsed >= this.randomizedElectionTimeout && isVoter(this.membership, this.id)) {
+    if (this.electionElapsed >= this.randomizedElectionTimeout && this.mayCampaign()) {
       this.electionElapsed = 0;
       this.startElection(this.config.preVote);
     }
@@ -805,7 +806,7 @@ export class Raft {
         break;
       case 'timeout-now':
         // §3.10: the leader hands over; campaign now, skipping PreVote (the leader vouches for us).
-        if (isVoter(this.membership, this.id)) this.startElection(false, true);
+        if (this.mayCampaign()) this.startElection(false, true);
         break;
       case 'app-resp':
       case 'heartbeat-resp':

@@ -2,10 +2,16 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { SimulationFailure } from './cluster.js';
 import { describeReads, sumReads } from './history-check.js';
+import {
+  describeMembershipCounts,
+  describeMembershipDetail,
+  type MembershipCounts,
+  sumMembershipCounts,
+} from './membership-nemesis.js';
 import { type RandomRunOptions, type RandomRunResult, randomRun } from './random-run.js';
 
 const USAGE = `usage: npm run sim -- [--seed N [--history FILE] | --seeds N [--from S]] [--fault-ms MS]
-                      [--no-prevote] [--no-checkquorum] [--no-lease] [--drift-bound B]
+                      [--membership] [--no-prevote] [--no-checkquorum] [--no-lease] [--drift-bound B]
 
   Each seed draws PreVote, CheckQuorum and lease reads on or off unless a --no-* flag pins them
   off. Clients write and read (linearizable, lease, stale) throughout; each run's history is
@@ -16,8 +22,11 @@ const USAGE = `usage: npm run sim -- [--seed N [--history FILE] | --seeds N [--f
   --seeds N         run N seeds (from --from, default 1) and print how many passed and the slowest elections
   --fault-ms MS     virtual milliseconds of faults before healing (default 2000)
   --drift-bound B   each node's clock drifts within ±B; leases allow for B (default 0.1)
+  --membership      membership changes too: 5–6 node slots, 3 (or 1) initial voters, and a nemesis
+                    asking the leader to add, promote, remove, replace voters and learners and to
+                    transfer leadership throughout the faults (a replay needs the flag too)
 
-example: npm run sim -- --seeds 1000`;
+example: npm run sim -- --seeds 1000; npm run sim -- --membership --seeds 1000`;
 
 /** `npm run sim`: randomized runs of the real core under faults, every step checked. */
 export function main(argv: readonly string[]): number {
@@ -34,6 +43,7 @@ export function main(argv: readonly string[]): number {
   }
   const options: RandomRunOptions = {
     faultMs: Number(args['fault-ms'] ?? 2000),
+    ...(args.membership ? { membership: true } : {}),
     ...(args['no-prevote'] ? { preVote: false } : {}),
     ...(args['no-checkquorum'] ? { checkQuorum: false } : {}),
     ...(args['no-lease'] ? { leaseReads: false } : {}),
@@ -61,6 +71,7 @@ function parse(argv: readonly string[]) {
       'no-checkquorum': { type: 'boolean' },
       'no-lease': { type: 'boolean' },
       'drift-bound': { type: 'string' },
+      membership: { type: 'boolean' },
       history: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -73,6 +84,10 @@ function replay(seed: number, options: RandomRunOptions): number {
     for (const f of r.faults) console.log(`  ${f}`);
     console.log(summary(r));
     console.log(describeReads(r.reads, r.opsChecked));
+    if (r.membership !== undefined) {
+      console.log(describeMembershipDetail(r.membership));
+      console.log(`  final members: ${r.finalMembers.join(',')}`);
+    }
     return 0;
   } catch (err) {
     if (!(err instanceof SimulationFailure)) throw err;
@@ -99,6 +114,11 @@ function many(from: number, count: number, options: RandomRunOptions): number {
   const total = sumReads(results.map((r) => r.reads));
   const ops = results.reduce((n, r) => n + r.opsChecked, 0);
   console.log(describeReads(total, ops));
+  const changes = results.map((r) => r.membership).filter((m): m is MembershipCounts => m !== undefined);
+  if (changes.length > 0) {
+    const sum = sumMembershipCounts(changes);
+    console.log(`${describeMembershipCounts(sum)}\n${describeMembershipDetail(sum)}`);
+  }
   const slowest = [...results].sort((a, b) => b.firstElectionMs - a.firstElectionMs).slice(0, 5);
   console.log(
     `slowest first elections: ${slowest.map((r) => `seed ${r.seed}: ${ms(r.firstElectionMs)}`).join(', ')}`,
@@ -107,14 +127,18 @@ function many(from: number, count: number, options: RandomRunOptions): number {
   console.log(
     `slowest recoveries after healing: ${recovery.map((r) => `seed ${r.seed}: ${ms(r.recoveryMs)}`).join(', ')}`,
   );
-  if (failed.length > 0) console.log(`failed seeds: ${failed.join(' ')} (replay: npm run sim -- --seed N)`);
+  if (failed.length > 0) {
+    const flags = options.membership ? ' --membership' : '';
+    console.log(`failed seeds: ${failed.join(' ')} (replay: npm run sim -- --seed N${flags})`);
+  }
   return failed.length === 0 ? 0 : 1;
 }
 
 function summary(r: RandomRunResult): string {
   return (
-    `seed=${r.seed} nodes=${r.nodes} preVote=${r.preVote} checkQuorum=${r.checkQuorum} leaseReads=${r.leaseReads} ` +
+    `seed=${r.seed} nodes=${r.nodes}${r.membership === undefined ? '' : ` voters=${r.initialVoters}`} preVote=${r.preVote} checkQuorum=${r.checkQuorum} leaseReads=${r.leaseReads} ` +
     `steps=${r.steps} committed=${r.committed} acked=${r.acked} ` +
+    (r.membership === undefined ? '' : `${describeMembershipCounts(r.membership)}; `) +
     `first election ${ms(r.firstElectionMs)}, converged ${ms(r.recoveryMs)} after healing: ok`
   );
 }

@@ -1,5 +1,5 @@
 import { assert } from '../raft/assert.js';
-import { NotLeaderError } from '../raft/errors.js';
+import { NotLeaderError, TransferInProgressError } from '../raft/errors.js';
 import type { Ready } from '../raft/raw-node.js';
 import { NONE, type NodeId, Role } from '../raft/types.js';
 import { ClientHistory, type ClientOp, type Consistency, type ReadPath } from './client-history.js';
@@ -95,6 +95,12 @@ export class ClientOps {
     try {
       this.host.propose(n, encodePut(key, value), op);
     } catch (err) {
+      if (err instanceof TransferInProgressError) {
+        // Refused before it was proposed, as RaftNode refuses it: it never took effect.
+        op.leaderHint = err.to;
+        this.end(op, 'fail', 'leadership transfer in progress');
+        return op;
+      }
       if (!(err instanceof NotLeaderError)) throw err;
       op.leaderHint = err.leaderHint;
       this.end(op, 'fail', 'not the leader');

@@ -1,4 +1,6 @@
 import type { TraceEvent } from '../raft/config.js';
+import { FlotillaError } from '../raft/errors.js';
+import type { ConfChangeTarget } from '../raft/membership.js';
 import type { Message } from '../raft/messages.js';
 import type { Ready } from '../raft/raw-node.js';
 import { type Entry, type Index, type NodeId, Role, type Term } from '../raft/types.js';
@@ -15,7 +17,15 @@ import { SimNode } from './sim-node.js';
 /** How a simulated cluster is set up. Times are virtual milliseconds. */
 export interface ClusterOptions {
   readonly seed: number;
+  /** Every node slot of the cluster. */
   readonly ids?: readonly NodeId[];
+  /**
+   * The voters the cluster starts with (default: every id). The other nodes start with no voters,
+   * as a node joining a running cluster does: silent until a configuration change adds them.
+   */
+  readonly voters?: readonly NodeId[];
+  /** Flags a replay of this run needs besides `--seed N` (e.g. `--membership`), for failure reports. */
+  readonly replayArgs?: string;
   readonly preVote?: boolean;
   readonly checkQuorum?: boolean;
   readonly electionTicks?: number;
@@ -50,6 +60,8 @@ export interface ClusterOptions {
   readonly traceMax?: number;
   /** Receives every timeline event as it happens (for the scenario printer). */
   readonly onEvent?: (e: TimelineEvent) => void;
+  /** Sees every message a node sends, before the network takes it (for diagnoses). */
+  readonly onSend?: (m: Message) => void;
 }
 
 /** Something worth showing on a timeline. */
@@ -75,10 +87,11 @@ export class SimulationFailure extends Error {
     readonly at: number,
     override readonly cause: Error,
     readonly trace: readonly string[],
+    replayArgs = '',
   ) {
     super(
       `seed=${seed} step=${step} t=${formatMs(at)}ms: ${cause.message}\n` +
-        `replay: npm run sim -- --seed ${seed}\nlast events:\n  ${trace.join('\n  ')}`,
+        `replay: npm run sim -- --seed ${seed}${replayArgs === '' ? '' : ` ${replayArgs}`}\nlast events:\n  ${trace.join('\n  ')}`,
     );
     this.name = 'SimulationFailure';
   }
@@ -121,17 +134,23 @@ export class Cluster {
   readonly seed: number;
   readonly nodes = new Map<NodeId, SimNode>();
   readonly network: SimNetwork;
-  readonly checker = new SafetyChecker();
+  readonly checker = new SafetyChecker((id) => this.nodes.get(id));
   readonly acked: Acked[] = [];
   /** Simulated clients: `put`/`get` below; every operation is recorded in `history`. */
   readonly clients: ClientOps;
   now = 0;
   steps = 0;
+  /**
+   * Snapshots a node put off because it could not tell the configuration at the index (it joined
+   * with no voters and holds no Config entry at or below it); it takes one later.
+   */
+  snapshotsDeferred = 0;
   private readonly rng: Prng;
   private readonly queue = new EventQueue<SimEvent>();
   private readonly pending = new Map<NodeId, Map<number, { term: Term; payload: string; op?: ClientOp }>>();
   private readonly recent: { at: number; text: string | (() => string) }[] = [];
-  private readonly opts: Required<Omit<ClusterOptions, 'onEvent'>> & Pick<ClusterOptions, 'onEvent'>;
+  private readonly opts: Required<Omit<ClusterOptions, 'onEvent' | 'onSend' | 'voters'>> &
+    Pick<ClusterOptions, 'onEvent' | 'onSend'>;
 
   constructor(options: ClusterOptions) {
     this.opts = {
@@ -156,8 +175,13 @@ export class Cluster {
         clockDriftBound: options.clockDriftBound ?? 0.1,
       }),
       traceMax: 40,
+      replayArgs: '',
       ...options,
     };
+    const voters = options.voters ?? this.opts.ids;
+    for (const id of voters) {
+      if (!this.opts.ids.includes(id)) throw new Error(`initial voter "${id}" is not one of the ids`);
+    }
     this.seed = options.seed;
     this.rng = new Prng(options.seed);
     this.network = new SimNetwork(this.rng.fork());
@@ -183,7 +207,7 @@ export class Cluster {
         id,
         (storage, epoch) => ({
           id,
-          voters: this.opts.ids,
+          voters: voters.includes(id) ? voters : [],
           storage,
           rng: new Prng((this.seed * 31 + id.charCodeAt(0)) ^ (epoch * 7919)),
           electionTicks: this.opts.electionTicks,
@@ -201,6 +225,11 @@ export class Cluster {
       this.pending.set(id, new Map());
       this.startNode(node);
     }
+  }
+
+  /** Flags a replay of this run needs besides `--seed N` ('' if none). */
+  get replayArgs(): string {
+    return this.opts.replayArgs;
   }
 
   node(id: NodeId): SimNode {
@@ -349,6 +378,33 @@ export class Cluster {
   }
 
   /**
+   * Asks `id` to change the configuration (RawNode.proposeConfChange) and returns the index of the
+   * Config entry it appended. Throws the core's refusals as they are (ConfChangeError,
+   * NotLeaderError, TransferInProgressError); any other failure stops the run.
+   */
+  proposeConfChange(id: NodeId, target: ConfChangeTarget): Index {
+    const n = this.node(id);
+    if (n.raw === undefined) throw new Error(`node ${id} is down`);
+    return this.outside(() => {
+      const at = n.raw!.proposeConfChange(target);
+      this.drive(n);
+      this.checkNode(n);
+      return at;
+    });
+  }
+
+  /** Asks leader `id` to hand leadership to `to` (RawNode.transferLeadership); refusals as above. */
+  transferLeadership(id: NodeId, to: NodeId): void {
+    const n = this.node(id);
+    if (n.raw === undefined) throw new Error(`node ${id} is down`);
+    this.outside(() => {
+      n.raw!.transferLeadership(to);
+      this.drive(n);
+      this.checkNode(n);
+    });
+  }
+
+  /**
    * From now on, `id`'s clock runs at rate 1 + `drift` (it stays continuous). Lets a scenario give
    * the node that happened to win an election the clock it needs.
    */
@@ -376,12 +432,15 @@ export class Cluster {
 
   // ---- internals ----------------------------------------------------------------------------
 
-  /** Runs a call made from outside an event: a broken invariant becomes a SimulationFailure. */
+  /**
+   * Runs a call made from outside an event: a broken invariant becomes a SimulationFailure; an
+   * expected refusal (a FlotillaError with its code) goes to the caller as it is.
+   */
   private outside<T>(run: () => T): T {
     try {
       return run();
     } catch (err) {
-      if ((err as { code?: string }).code === 'ERR_NOT_LEADER') throw err;
+      if (err instanceof FlotillaError) throw err;
       throw this.failure(err as Error);
     }
   }
@@ -502,7 +561,7 @@ export class Cluster {
     this.clients.onApplied(n);
     const every = this.opts.snapshotEntries;
     if (every > 0 && n.applied.length - (n.storage.snapshot()?.index ?? 0) >= every) {
-      n.takeSnapshot(this.opts.ids, this.opts.retainEntries);
+      if (!n.takeSnapshot(this.opts.retainEntries)) this.snapshotsDeferred++;
     }
   }
 
@@ -517,6 +576,8 @@ export class Cluster {
   }
 
   private send(m: Message): void {
+    this.checker.noteSent(m);
+    this.opts.onSend?.(m);
     let snapshot: readonly Entry[] | undefined;
     if (m.type === 'snapshot') {
       const from = this.node(m.from);
@@ -555,6 +616,6 @@ export class Cluster {
     const trace = this.recent.map(
       (r) => `t=${formatMs(r.at)} ${typeof r.text === 'string' ? r.text : r.text()}`,
     );
-    return new SimulationFailure(this.seed, this.steps, this.now, err, trace);
+    return new SimulationFailure(this.seed, this.steps, this.now, err, trace, this.opts.replayArgs);
   }
 }

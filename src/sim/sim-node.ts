@@ -1,4 +1,5 @@
 import type { RaftConfig } from '../raft/config.js';
+import { snapshotMetaOf } from '../raft/membership.js';
 import { RawNode, type Ready } from '../raft/raw-node.js';
 import { type Entry, type Index, index, type NodeId, Role, type SnapshotMeta } from '../raft/types.js';
 import { MemoryStorage } from '../storage/memory-storage.js';
@@ -33,6 +34,7 @@ export class SimNode {
   shadowRole: Role = Role.Follower;
   shadowTerm = 0;
   shadowEpoch = 0;
+  shadowCommit = 0;
   /** Entries 1..verified of this node's log are known to equal the cluster's committed prefix. */
   verified = 0;
 
@@ -162,14 +164,22 @@ export class SimNode {
     return out;
   }
 
-  /** Takes a snapshot of the state machine at its applied index and compacts the log behind it. */
-  takeSnapshot(voters: readonly string[], retainEntries: number): void {
+  /**
+   * Takes a snapshot of the state machine at its applied index, carrying the configuration in force
+   * there (a follower that installs it learns the configuration from it), and compacts the log
+   * behind it. Returns false, taking none, when the node cannot tell that configuration: it joined
+   * with no voters and holds no Config entry at or below the index (see docs/invariants.md).
+   */
+  takeSnapshot(retainEntries: number): boolean {
     const at = this.applied.length;
     const last = this.applied[at - 1];
-    if (last === undefined) return;
+    if (last === undefined || this.raw === undefined) return false;
+    const m = this.raw.membershipAt(last.index);
+    if (m.voters.length === 0) return false;
     this.snapshotData = this.applied.slice();
-    this.storage.setSnapshot({ index: last.index, term: last.term, voters });
+    this.storage.setSnapshot(snapshotMetaOf(last.index, last.term, m));
     this.storage.compact(index(Math.max(0, Math.min(at - retainEntries, this.storage.lastIndex()))));
+    return true;
   }
 
   commit(): Index {

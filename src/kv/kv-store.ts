@@ -27,6 +27,14 @@ export interface KvStoreOptions {
   readonly sessionTtlEntries?: number | undefined;
 }
 
+const NO_VALUE = new Uint8Array(0);
+
+/** What a session remembers of a result: a failed condition's key without its value. */
+function withoutValue(result: KvResult): KvResult {
+  if (result.ok || result.code !== 'ERR_CONDITION_FAILED' || result.current === undefined) return result;
+  return { ...result, current: { ...result.current, value: NO_VALUE } };
+}
+
 /**
  * The replicated key-value state machine. Mutations arrive as encoded commands through `apply`,
  * in log order; reads (`get`, `range`) look at the local state and are made linearizable by the
@@ -131,13 +139,30 @@ export class KvStore {
     if (known !== undefined) {
       if (session.seq === known.seq) {
         this.sessions.touch(known, index);
-        return known.result;
+        return this.answerRetry(known.result, cmd.key);
       }
       if (session.seq < known.seq) return { ok: false, code: 'ERR_SESSION_STALE', lastSeq: known.seq };
     }
     const result = this.execute(cmd);
-    this.sessions.record(session.clientId, session.seq, result, index);
+    this.sessions.record(session.clientId, session.seq, withoutValue(result), index);
     return result;
+  }
+
+  /**
+   * A retried command's answer from its session record. A failed condition's record keeps the
+   * key's revisions but not its value (up to 1 MiB for each of 10,000 sessions would be 10 GiB):
+   * while the key still has the modRevision it had then, its value is the same and the answer is
+   * the first one exactly; after a later write, the answer is still "condition failed" — it was,
+   * when the command applied — with the key as it is now. Deterministic: it reads applied state.
+   */
+  private answerRetry(recorded: KvResult, key: Uint8Array): KvResult {
+    if (recorded.ok || recorded.code !== 'ERR_CONDITION_FAILED' || recorded.current === undefined)
+      return recorded;
+    const present = this.index.get(latin1(key));
+    if (present !== undefined && present.modRevision === recorded.current.modRevision) {
+      return { ...recorded, current: present };
+    }
+    return { ok: false, code: 'ERR_CONDITION_FAILED', revision: this.rev, current: present };
   }
 
   /**

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { b, Harness } from './helpers.js';
+import { b, Harness, snapshotBytes } from './helpers.js';
 
 describe('compare-and-swap put (ifModRevision)', () => {
   test('succeeds when the key exists with that modRevision', () => {
@@ -120,12 +120,27 @@ test('a failed condition with a session is recorded: its retry gets the same fai
   h.put('a', '1');
   const first = h.put('a', 'x', { ifModRevision: 7, session });
   expect(first).toMatchObject({ ok: false, code: 'ERR_CONDITION_FAILED', revision: 1 });
+  // While the key is unchanged, the retry's answer is the first one exactly, value included.
+  expect(h.put('a', 'x', { ifModRevision: 7, session })).toEqual(first);
   h.put('a', '2');
   h.put('a', '3');
   h.put('a', '4');
   h.put('a', '5');
   h.put('a', '6');
-  // modRevision is now 7, but the retry is answered from the session, not evaluated again.
-  expect(h.put('a', 'x', { ifModRevision: 7, session })).toEqual(first);
+  // The retry is answered from the session, not evaluated again: still a failure (it failed when
+  // it applied), shown with the key as it is now.
+  const retry = h.put('a', 'x', { ifModRevision: 7, session });
+  expect(retry).toMatchObject({ ok: false, code: 'ERR_CONDITION_FAILED', revision: 6 });
+  expect(retry.ok === false && retry.code === 'ERR_CONDITION_FAILED' && retry.current?.modRevision).toBe(6);
   expect(h.value('a')).toBe('6');
+});
+
+test('a session does not keep the value of a failed condition’s key (bounded memory and snapshots)', async () => {
+  const h = new Harness();
+  const big = 'v'.repeat(100_000);
+  h.put('a', big);
+  const before = (await snapshotBytes(h.store)).length;
+  for (let c = 0; c < 5; c++) h.put('a', 'x', { ifModRevision: 99, session: { clientId: `c${c}`, seq: 1 } });
+  const after = (await snapshotBytes(h.store)).length;
+  expect(after - before).toBeLessThan(5 * 1000); // five sessions, not five more copies of 100 KB
 });

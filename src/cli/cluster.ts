@@ -90,6 +90,12 @@ Try it — any node accepts writes (followers forward them to the leader):
   curl ${endpoints[0]}/v1/status
   npm run flotilla -- get greeting --endpoints ${endpoints.join(',')}
 
+Grow it while it runs (node ${n + 1} joins as a learner, catches up, and is promoted to voter):
+  npm run flotilla -- serve --id ${n + 1} --data-dir ${join(dataDir, String(n + 1))} --client-addr 127.0.0.1:${base + n} \\
+    --peer-addr 127.0.0.1:${base + 100 + n} --join ${endpoints[0]}
+  npm run flotilla -- member list --endpoints ${endpoints[0]}
+  npm run flotilla -- leader transfer --endpoints ${endpoints[0]}
+
 Press Ctrl-C to stop the cluster.`);
   return new Promise<number>((resolveExit) => {
     const stop = () => {

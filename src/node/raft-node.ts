@@ -317,6 +317,8 @@ export class RaftNode<R> {
 
   private async handleReady(rd: Ready): Promise<void> {
     const { storage, transport } = this.opts;
+    // A configuration appended in this Ready may name a new member its messages go to.
+    this.syncPeers();
     this.send(rd.messages);
     if (rd.snapshot !== undefined) {
       await this.opts.stateMachine.restore(storage.openSnapshot(rd.snapshot, 0));
@@ -337,6 +339,7 @@ export class RaftNode<R> {
     for (const e of rd.committedEntries) this.apply(e);
     this.core.advance();
     this.syncPeers();
+    this.noteRemoval();
     this.settleConfChanges();
     this.releaseReads(rd);
     this.wakeAppliedWaiters();
@@ -669,6 +672,8 @@ export class RaftNode<R> {
   /** Peer addresses this node has given its transport, by id. */
   private readonly peerAddresses = new Map<NodeId, string>();
   private peersSyncedFor: Membership | undefined;
+  /** This node has been listed by a configuration it knows (to say once when it is removed). */
+  private wasMember = false;
 
   /**
    * Keeps the transport's peers in step with the configuration: a member's address is added (or
@@ -702,6 +707,25 @@ export class RaftNode<R> {
       t.removePeer?.(id);
       this.opts.logger.info(`node ${id} left the configuration; its peer connection is closed`);
     }
+  }
+
+  /**
+   * Says once when a committed configuration no longer lists this node. A removed node is
+   * harmless (it neither campaigns nor counts), but its operator should stop it: its peers refuse
+   * its connections from now on.
+   */
+  private noteRemoval(): void {
+    const m = this.core.membership();
+    if (isVoter(m, this.id) || m.learners.includes(this.id)) {
+      this.wasMember = true;
+      return;
+    }
+    const configs = this.core.raft.log.configs;
+    if (!this.wasMember || configs.latestIndex() > this.core.raft.log.commit) return;
+    this.wasMember = false;
+    this.opts.logger.warn(
+      `node ${this.id} was removed from the cluster (the configuration at index ${configs.latestIndex()} has committed): stop this process`,
+    );
   }
 
   private mostUpToDateFollower(): NodeId | undefined {

@@ -51,6 +51,8 @@ export interface LocalCluster {
   nodes: Map<string, RaftNode<number>>;
   machines: Map<string, ListMachine>;
   storages: Map<string, MemoryNodeStorage>;
+  /** Each node's warnings and errors, in order. */
+  warnings: Map<string, string[]>;
   start(id: string): Promise<void>;
   /** Starts a new node with an empty log and no voters, as one joining a running cluster does. */
   join(id: string): Promise<RaftNode<number>>;
@@ -73,11 +75,14 @@ export function localCluster(
   const nodes = new Map<string, RaftNode<number>>();
   const machines = new Map<string, ListMachine>();
   const storages = new Map<string, MemoryNodeStorage>();
+  const warnings = new Map<string, string[]>();
   const make = (id: string, voters: readonly string[] = ids) => {
     const storage = storages.get(id) ?? new MemoryNodeStorage();
     storages.set(id, storage);
     const machine = new ListMachine();
     machines.set(id, machine);
+    const warned: string[] = warnings.get(id) ?? [];
+    warnings.set(id, warned);
     const node = new RaftNode<number>({
       id,
       voters,
@@ -92,6 +97,7 @@ export function localCluster(
       retainEntries: options.retainEntries ?? 0,
       leaseReads: options.leaseReads ?? false,
       ...(options.promoteLagMax === undefined ? {} : { promoteLagMax: options.promoteLagMax }),
+      logger: { info: () => {}, warn: (m) => warned.push(m), error: (m) => warned.push(m) },
       ...(options.clock === undefined ? {} : { clock: options.clock }),
     });
     nodes.set(id, node);
@@ -103,6 +109,7 @@ export function localCluster(
     nodes,
     machines,
     storages,
+    warnings,
     start: async (id) => {
       await make(id).start();
     },

@@ -144,5 +144,8 @@ describe('membership changes on RaftNode', () => {
     await next.propose(bytes('b'));
     expect(old.isLeader()).toBe(false);
     await waitFor(() => rest.every((n) => c.machines.get(n.id)!.items.includes('b')), 2000, 'b everywhere');
+    // The removed node says so, once.
+    const said = c.warnings.get(old.id)!.filter((w) => w.includes('was removed from the cluster'));
+    expect(said).toHaveLength(1);
   });
 });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { FlotillaClient, type MembersJson } from '../../src/client/client.js';
 import { ProcessCluster, until } from './process-cluster.js';
+import { writeLoad } from './write-load.js';
 
 // Grow 3 → 5, shrink 5 → 3 (the leader among the removed), replace a dead node — real processes
 // under a steady write load; no acknowledged write may be lost. Prints the longest write pause of
@@ -17,40 +18,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await cluster?.stop();
 });
-
-/** Writes in a loop; tracks the acknowledged writes and the longest gap between two acks per step. */
-function writeLoad() {
-  const acked = new Map<string, string>();
-  let writes = 0;
-  let stopped = false;
-  let last = performance.now();
-  let longestGapMs = 0;
-  const done = (async () => {
-    for (let k = 0; !stopped && k < 200_000; k++) {
-      const key = `m/${k % 64}`;
-      await client.put(key, `v${k}`);
-      acked.set(key, `v${k}`);
-      writes++;
-      const now = performance.now();
-      longestGapMs = Math.max(longestGapMs, now - last);
-      last = now;
-    }
-  })();
-  return {
-    acked,
-    writes: () => writes,
-    /** The longest pause since the previous call. */
-    step: () => {
-      const gap = longestGapMs;
-      longestGapMs = performance.now() - last;
-      return gap;
-    },
-    stop: async () => {
-      stopped = true;
-      await done;
-    },
-  };
-}
 
 const voters = (v: MembersJson) =>
   v.members
@@ -83,7 +50,7 @@ async function untilVoters(ids: string[], what: string): Promise<void> {
 
 describe('membership changes on real processes under load', () => {
   test('grow 3 → 5, shrink 5 → 3 removing the leader, replace a dead node: no acknowledged write lost', async () => {
-    const load = writeLoad();
+    const load = writeLoad(() => (k, v) => client.put(k, v), 'm', 64);
     const report: string[] = [];
     const settle = async (what: string) => {
       const before = load.writes();

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { FlotillaClient } from '../../src/client/client.js';
 import { ProcessCluster, until } from './process-cluster.js';
+import { writeLoad } from './write-load.js';
 
 // Leadership transfer and a rolling restart on real processes, under a steady write load.
 let cluster: ProcessCluster;
@@ -20,32 +21,8 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-/** Writes in a loop; returns the acknowledged writes and the longest gap between two acks. */
-function writeLoad(prefix: string) {
-  const acked = new Map<string, string>();
-  let writes = 0;
-  let stop = false;
-  let last = performance.now();
-  let longestGapMs = 0;
-  const done = (async () => {
-    for (let k = 0; !stop && k < 100_000; k++) {
-      await client.put(`${prefix}/${k % 50}`, `v${k}`);
-      acked.set(`${prefix}/${k % 50}`, `v${k}`);
-      writes++;
-      const now = performance.now();
-      longestGapMs = Math.max(longestGapMs, now - last);
-      last = now;
-    }
-  })();
-  return {
-    acked,
-    writes: () => writes,
-    stop: async () => {
-      stop = true;
-      await done;
-      return longestGapMs;
-    },
-  };
+function loadOf(prefix: string) {
+  return writeLoad(() => (k, v) => client.put(k, v), prefix);
 }
 
 async function expectAcked(acked: Map<string, string>): Promise<void> {
@@ -54,7 +31,7 @@ async function expectAcked(acked: Map<string, string>): Promise<void> {
 
 describe('leadership transfer on real processes', () => {
   test('to each node in turn under load: no acknowledged write lost; the longest write pause is reported', async () => {
-    const load = writeLoad('t');
+    const load = loadOf('t');
     for (const p of cluster.nodes) {
       const before = load.writes();
       await until(() => load.writes() >= before + 50, 20_000, '50 writes between transfers');
@@ -70,7 +47,7 @@ describe('leadership transfer on real processes', () => {
   }, 60_000);
 
   test('rolling restart, moving leadership away before stopping the leader: no acknowledged write lost', async () => {
-    const load = writeLoad('r');
+    const load = loadOf('r');
     for (const p of cluster.nodes) {
       if ((await cluster.leader()) === p.id) await client.transferLeadership();
       await cluster.kill9(p.id);

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, test } from 'vitest';
-import { index, term } from '../../src/raft/types.js';
+import { encodeMembership, type Membership } from '../../src/raft/membership.js';
+import { type Entry, EntryKind, index, term } from '../../src/raft/types.js';
 import { SimulatedDisk } from '../../src/storage/fs/simulated-disk.js';
 import { SnapshotStore } from '../../src/storage/snapshot/snapshot-store.js';
 import { EXIT, main } from '../../src/storage/wal/inspect.js';
@@ -27,6 +28,10 @@ async function fixture(): Promise<SimulatedDisk> {
   await w.write(new Uint8Array(300).fill(7));
   await w.commit();
   return disk;
+}
+
+function config(i: number, t: number, m: Membership): Entry {
+  return { index: index(i), term: term(t), kind: EntryKind.Config, data: encodeMembership(m) };
 }
 
 async function run(
@@ -54,6 +59,76 @@ describe('wal inspect', () => {
       'snap-0000000000000005-0000000000000001.snap  index 5, term 1, voters a,b,c, 300 data bytes, checksum ok',
     );
     expect(out).toContain('verdict: ok');
+  });
+
+  test('the whole configuration of each snapshot and every Config entry in the log, with its index', async () => {
+    const disk = new SimulatedDisk();
+    const fs = disk.fs();
+    const joint: Membership = { voters: ['a', 'b', 'd'], outgoing: ['a', 'b', 'c'], learners: ['e'] };
+    const simple: Membership = {
+      voters: ['a', 'b', 'd'],
+      outgoing: [],
+      learners: ['e'],
+      addresses: { a: '10.0.0.1:7101', b: '10.0.0.2:7101', d: '10.0.0.4:7101', e: '10.0.0.5:7101' },
+    };
+    const { wal } = await Wal.open({ dir: `${NODE}/wal`, fs });
+    await wal.save({
+      entries: [...entries(1, 3, 1), config(4, 1, joint), config(5, 1, simple), ...entries(6, 6, 1)],
+      hardState: hardState(1, 'a', 4),
+    });
+    await wal.close();
+    const snaps = await SnapshotStore.open({ dir: `${NODE}/snap`, fs });
+    const w = snaps.create({
+      index: index(4),
+      term: term(1),
+      voters: joint.voters,
+      outgoing: joint.outgoing,
+      learners: joint.learners,
+      addresses: { a: '10.0.0.1:7101', c: '10.0.0.3:7101' },
+    });
+    await w.write(new Uint8Array(10));
+    await w.commit();
+
+    const { code, out } = await run(disk, 'inspect', NODE);
+    expect(code).toBe(EXIT.ok);
+    expect(out).toContain(
+      [
+        'configuration changes in the log: 2',
+        '  index 4, term 1: voters a,b,d, outgoing a,b,c (joint), learners e',
+        '  index 5, term 1 (uncommitted): voters a,b,d, learners e',
+        '    addresses a=10.0.0.1:7101 b=10.0.0.2:7101 d=10.0.0.4:7101 e=10.0.0.5:7101',
+      ].join('\n'),
+    );
+    expect(out).toContain(
+      [
+        'snap-0000000000000004-0000000000000001.snap  index 4, term 1, voters a,b,d, outgoing a,b,c (joint), ' +
+          'learners e, 10 data bytes, checksum ok',
+        '    addresses a=10.0.0.1:7101 c=10.0.0.3:7101',
+      ].join('\n'),
+    );
+    expect(out).toContain('verdict: ok');
+  });
+
+  test('a log without Config entries lists no configuration changes', async () => {
+    const { out } = await run(await fixture(), 'inspect', NODE);
+    expect(out).not.toContain('configuration changes');
+  });
+
+  test('a Config entry that does not decode exits 1 naming its index', async () => {
+    const disk = new SimulatedDisk();
+    const { wal } = await Wal.open({ dir: `${NODE}/wal`, fs: disk.fs() });
+    const bad: Entry = {
+      index: index(2),
+      term: term(1),
+      kind: EntryKind.Config,
+      data: new Uint8Array([1, 2]),
+    };
+    await wal.save({ entries: [...entries(1, 1, 1), bad], hardState: hardState(1, 'a', 2) });
+    await wal.close();
+    const { code, out } = await run(disk, 'inspect', NODE);
+    expect(code).toBe(EXIT.corrupt);
+    expect(out).toContain('  index 2, term 1: CORRUPT: the configuration does not decode');
+    expect(out).toContain('verdict: CORRUPT');
   });
 
   test('a torn tail is reported and is not an error', async () => {

@@ -1,4 +1,6 @@
 import { join } from 'node:path';
+import { decodeMembership, type Membership } from '../../raft/membership.js';
+import { type Entry, EntryKind, type Index, type NodeId } from '../../raft/types.js';
 import { type FileLayer, hasErrorCode } from '../fs/file-layer.js';
 import { NodeFileLayer } from '../fs/node-file-layer.js';
 import { snapshotNames, verifySnapshotFile } from '../snapshot/snapshot-store.js';
@@ -11,12 +13,15 @@ export const EXIT = { ok: 0, corrupt: 1, usage: 64, noInput: 66 } as const;
 const USAGE = `Usage: npm run wal -- inspect DIR
 
 Lists a node's WAL segments and snapshot files, verifies every checksum, and prints the first
-and last index and term, the hard state, the snapshot marker and any torn tail or corruption.
-Nothing is changed on disk. DIR is a data folder holding wal/ and snap/, or a folder holding the
-segment (*.wal) and snapshot (*.snap) files themselves.
+and last index and term, the hard state, the snapshot marker, every configuration (each Config
+entry in the log and each snapshot's: voters, the outgoing voters of a joint configuration,
+learners, addresses) and any torn tail or corruption. Nothing is changed on disk. DIR is a data
+folder holding wal/ and snap/, or a folder holding the segment (*.wal) and snapshot (*.snap)
+files themselves.
 
 Exit status: 0 every checksum verifies (a torn tail, which the next start cuts off, is fine),
-1 corruption in the WAL or a damaged snapshot, 64 usage error, 66 DIR does not exist.
+1 corruption in the WAL (a Config entry that does not decode included) or a damaged snapshot,
+64 usage error, 66 DIR does not exist.
 
 Example:
   npm run wal -- inspect /var/lib/flotilla/node-a`;
@@ -98,7 +103,34 @@ async function inspectWal(fs: FileLayer, dir: string, io: InspectIo): Promise<bo
       ? 'log: no entries after the snapshot'
       : `log: entries ${first.index}..${last.index} (${scan.entries.length}), first term ${first.term}, last term ${last.term}`,
   );
-  return true;
+  return inspectConfigs(scan.entries, hs.commit, io);
+}
+
+/**
+ * Lists the Config entries (thesis §4.1: each takes effect when appended, so an uncommitted one is
+ * in force too). Returns false if one does not decode: the node could not start from this log.
+ */
+function inspectConfigs(entries: readonly Entry[], commit: Index, io: InspectIo): boolean {
+  const configs = entries.filter((e) => e.kind === EntryKind.Config);
+  if (configs.length === 0) return true;
+  io.out(`configuration changes in the log: ${configs.length}`);
+  let ok = true;
+  for (const e of configs) {
+    const at = `  index ${e.index}, term ${e.term}${e.index > commit ? ' (uncommitted)' : ''}`;
+    let m: Membership;
+    try {
+      m = decodeMembership(e.data);
+    } catch (err) {
+      ok = false;
+      io.out(
+        `${at}: CORRUPT: the configuration does not decode: ${err instanceof Error ? err.message : String(err)}`,
+      );
+      continue;
+    }
+    io.out(`${at}: ${describeMembers(m)}`);
+    if (m.addresses !== undefined) io.out(`    ${describeAddresses(m.addresses)}`);
+  }
+  return ok;
 }
 
 async function inspectSnapshots(fs: FileLayer, dir: string, io: InspectIo): Promise<boolean> {
@@ -113,15 +145,33 @@ async function inspectSnapshots(fs: FileLayer, dir: string, io: InspectIo): Prom
       io.out(`  ${name}  DAMAGED: ${meta}`);
       continue;
     }
+    const members = describeMembers({
+      voters: meta.voters,
+      outgoing: meta.outgoing ?? [],
+      learners: meta.learners ?? [],
+    });
     io.out(
-      `  ${name}  index ${meta.index}, term ${meta.term}, voters ${meta.voters.join(',') || '(none)'}, ` +
-        `${meta.bytes} data bytes, checksum ok`,
+      `  ${name}  index ${meta.index}, term ${meta.term}, ${members}, ${meta.bytes} data bytes, checksum ok`,
     );
+    if (meta.addresses !== undefined) io.out(`    ${describeAddresses(meta.addresses)}`);
   }
   const temps = (await fs.readdir(dir)).filter((n) => n.endsWith('.tmp'));
   if (temps.length > 0)
     io.out(`  ${temps.length} temporary file(s) a crashed writer left; removed at the next start`);
   return ok;
+}
+
+/** `voters a,b,c`, then the outgoing voters of a joint configuration and the learners, if any. */
+function describeMembers(m: Membership): string {
+  const parts = [`voters ${m.voters.join(',') || '(none)'}`];
+  if (m.outgoing.length > 0) parts.push(`outgoing ${m.outgoing.join(',')} (joint)`);
+  if (m.learners.length > 0) parts.push(`learners ${m.learners.join(',')}`);
+  return parts.join(', ');
+}
+
+function describeAddresses(addresses: Readonly<Record<NodeId, string>>): string {
+  const pairs = Object.entries(addresses).map(([id, address]) => `${id}=${address}`);
+  return `addresses ${pairs.join(' ') || '(none)'}`;
 }
 
 function describeSegment(s: SegmentReport): string {

@@ -91,10 +91,26 @@ export async function startNode(
     clientUrl: `http://${addr.host}:${addr.port}`,
     stop: async () => {
       promotion?.stop();
+      await handOver(node, logger);
       await http.stop();
       await node.stop();
     },
   };
+}
+
+/**
+ * A leader that is asked to stop hands leadership to the most up-to-date voter first (thesis
+ * §3.10), so the cluster does not wait an election timeout to notice it is gone. Bounded by the
+ * transfer's own deadline; if it fails the node stops anyway and the others elect.
+ */
+async function handOver(node: RaftNode<KvResult>, logger: NodeLogger): Promise<void> {
+  if (!node.isLeader() || node.members().members.filter((m) => m.role === 'voter').length < 2) return;
+  try {
+    const to = await node.transferLeadership();
+    logger.info(`handed leadership to node ${to} before stopping`);
+  } catch (err) {
+    logger.warn(`could not hand leadership over before stopping: ${(err as Error).message}`);
+  }
 }
 
 function hostPort(a: { host: string; port: number }): string {

@@ -148,6 +148,18 @@ export class ProcessCluster {
     });
   }
 
+  /** SIGTERM: the node shuts down in order (a leader hands over first); resolves once it exited. */
+  terminate(id: string): Promise<void> {
+    const p = this.node(id);
+    const child = p.child;
+    p.child = undefined;
+    if (child === undefined || child.exitCode !== null) return Promise.resolve();
+    return new Promise((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    });
+  }
+
   /** SIGSTOP / SIGCONT: the process freezes with its sockets open, then resumes. */
   pause(id: string): void {
     this.node(id).child?.kill('SIGSTOP');

@@ -63,4 +63,17 @@ describe('leadership transfer on real processes', () => {
     console.log(`rolling restart of 3 nodes under load: longest write pause ${gap.toFixed(0)} ms`);
     await expectAcked(load.acked);
   }, 90_000);
+
+  test('a leader stopped with SIGTERM hands leadership over before it exits; writes go on', async () => {
+    const old = (await cluster.waitLeader(20_000))!;
+    await client.put('before-sigterm', 'x');
+    await cluster.terminate(old);
+    expect(cluster.node(old).stderr).toMatch(/handed leadership to node \d before stopping/);
+    const next = await cluster.waitLeader(5_000);
+    expect(next).not.toBe(old);
+    await client.put('after-sigterm', 'y');
+    expect((await client.get('before-sigterm'))?.value).toBe('x');
+    cluster.start(old);
+    await until(async () => (await cluster.status(old))?.leader !== undefined, 20_000, `node ${old} back`);
+  }, 60_000);
 });

@@ -331,6 +331,7 @@ export class OutboundLink {
       wasOpen
         ? `the connection was lost (${reason}); a request already sent may or may not have been executed`
         : `could not connect (${reason})`,
+      wasOpen,
     );
     if (this.state === 'closed') return;
     if (this.moving) {
@@ -361,10 +362,14 @@ export class OutboundLink {
     else this.state = 'idle';
   }
 
-  private rejectPending(reason: string): void {
+  /**
+   * Fails the requests waiting for an answer. Requests are written only once the handshake is
+   * done: on a link that never opened none left, so none can have been executed (`maybeDelivered`
+   * false: the caller may say "never done"); on a lost open link they may have been.
+   */
+  private rejectPending(reason: string, maybeDelivered = true): void {
     if (this.pending.size === 0) return;
-    // These requests were queued on the lost connection: they may have been executed.
-    const err = new PeerUnavailableError(this.peer, reason, true);
+    const err = new PeerUnavailableError(this.peer, reason, maybeDelivered);
     for (const p of this.pending.values()) {
       clearTimeout(p.timer);
       p.reject(err);

@@ -156,3 +156,22 @@ describe('parsePeerAddress', () => {
     expect(() => parsePeerAddress(text)).toThrow(message);
   });
 });
+
+describe('requests to a peer that cannot be reached', () => {
+  test('a request that never left (no connection ever opened) is marked as not delivered', async () => {
+    const [a] = await nodes.cluster(['a']);
+    // Nothing listens on port 1 of loopback: the connection is refused before any handshake.
+    a!.t.setPeer('ghost', { host: LOOPBACK, port: 1 });
+    const err = await a!.t.request('ghost', new Uint8Array([1]), 5_000).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'ERR_PEER_UNAVAILABLE', maybeDelivered: false });
+  });
+
+  test('a request on a connection that is lost after it opened may have been delivered', async () => {
+    const [a, b] = await nodes.cluster(['a', 'b']);
+    b!.t.onRequest(() => new Promise(() => {})); // b never answers
+    const pending = a!.t.request('b', new Uint8Array([1]), 60_000).catch((e: unknown) => e);
+    await waitFor(() => a!.t.stats().peers.b!.connected, 5_000, 'a connected to b');
+    await b!.t.stop();
+    expect(await pending).toMatchObject({ code: 'ERR_PEER_UNAVAILABLE', maybeDelivered: true });
+  });
+});

@@ -6,6 +6,7 @@ import type { KvResult } from '../kv/types.js';
 import { type NodeLogger, RaftNode } from '../node/raft-node.js';
 import { HttpServer } from '../server/http-server.js';
 import { KvService } from '../server/kv-service.js';
+import { FlotillaMetrics } from '../server/metrics.js';
 import { DurableStorage } from '../storage/durable-storage.js';
 import { TcpTransport } from '../transport/tcp-transport.js';
 import { address, type ServeConfig } from './serve-config.js';
@@ -27,12 +28,22 @@ export interface RunningNode {
   stop(): Promise<void>;
 }
 
-/** Opens the data folder, starts the Raft node on the peer port and the HTTP API on the client port. */
+/**
+ * Opens the data folder, starts the Raft node on the peer port and the HTTP API (with /metrics)
+ * on the client port.
+ */
 export async function startNode(
   cfg: ServeConfig,
   logger: NodeLogger = stderrLogger(cfg.id),
 ): Promise<RunningNode> {
-  const storage = await DurableStorage.open({ dir: cfg.dataDir, onWarning: (m) => logger.warn(m) });
+  // One set of metrics per node: storage, node, KV service and HTTP server count into it, and
+  // it reads the node's and the transport's state when /metrics is scraped.
+  const metrics = new FlotillaMetrics();
+  const storage = await DurableStorage.open({
+    dir: cfg.dataDir,
+    onWarning: (m) => logger.warn(m),
+    onWalSync: metrics.walSynced,
+  });
   const store = new KvStore();
   const addresses = Object.fromEntries([...cfg.initialCluster].map(([id, a]) => [id, hostPort(a)]));
   let peers = new Map([...cfg.initialCluster].filter(([id]) => id !== cfg.id));
@@ -70,16 +81,20 @@ export async function startNode(
     clockDriftBound: cfg.maxClockDrift,
     retainEntries: Math.min(1000, Math.max(0, Math.floor(cfg.snapshotEntries / 10))),
     logger,
+    metrics,
   });
+  metrics.watch({ node, transport });
   const service = new KvService(node, store, {
     valueBytesMax: cfg.valueBytesMax,
     writeTimeoutMs: Math.max(2000, 5 * cfg.electionTimeoutMs),
+    metrics,
   });
   const http = new HttpServer({
     service,
     valueBytesMax: cfg.valueBytesMax,
     host: cfg.clientHost,
     port: cfg.clientPort,
+    metrics,
   });
   await node.start();
   const addr = await http.start();
@@ -117,6 +132,9 @@ function hostPort(a: { host: string; port: number }): string {
   return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
 }
 
+/** How long `serve --join` keeps asking a cluster that answers "retry" (leader changes, a change in flight). */
+const JOIN_TIMEOUT_MS = 120_000;
+
 /**
  * Asks the running cluster to add this node as a learner and returns its members' peer addresses.
  * A node that was added before but lost its (empty) data folder finds itself listed already.
@@ -127,16 +145,33 @@ async function joinCluster(
 ): Promise<Map<string, { host: string; port: number }>> {
   const client = new FlotillaClient({ endpoints: cfg.join, attempts: 8 });
   const peerAddr = hostPort({ host: cfg.peerHost, port: cfg.peerPort });
+  const deadline = Date.now() + JOIN_TIMEOUT_MS;
   let view: MembersJson;
-  try {
-    view = await client.addMember({ id: Number(cfg.id), peerAddr, learner: true });
-    logger.info(`joined the cluster at ${cfg.join.join(',')} as learner ${cfg.id} (${peerAddr})`);
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    view = await client.members();
-    const me = view.members.find((m) => String(m.id) === cfg.id);
-    if (code !== 'ERR_BAD_CONF_CHANGE' || me === undefined || me.peerAddr !== peerAddr) throw err;
-    logger.info(`node ${cfg.id} is a member already (${peerAddr}); catching up`);
+  for (;;) {
+    try {
+      view = await client.addMember({ id: Number(cfg.id), peerAddr, learner: true });
+      logger.info(`joined the cluster at ${cfg.join.join(',')} as learner ${cfg.id} (${peerAddr})`);
+      break;
+    } catch (err) {
+      // A timeout, a lost answer or "already a member" may each mean it was done: look first.
+      const known = await client.members().catch(() => undefined);
+      const me = known?.members.find((m) => String(m.id) === cfg.id);
+      if (known !== undefined && me !== undefined) {
+        if (me.peerAddr !== peerAddr) {
+          throw new Error(
+            `node ${cfg.id} is already a member at ${me.peerAddr}, not ${peerAddr}: remove it first (flotilla member remove ${cfg.id}) or use another id`,
+          );
+        }
+        view = known;
+        logger.info(`node ${cfg.id} is a member (${peerAddr}); catching up`);
+        break;
+      }
+      // A leader change, a change in flight, no leader yet: the cluster says retry. A request
+      // the cluster can never take (a malformed address, say) ends the join.
+      if ((err as { code?: string }).code === 'ERR_BAD_REQUEST' || Date.now() > deadline) throw err;
+      logger.info(`joining: not done yet (${(err as Error).message}); retrying`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
   }
   const peers = new Map<string, { host: string; port: number }>();
   for (const m of view.members) {

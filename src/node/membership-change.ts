@@ -50,6 +50,12 @@ export function membersView(
 export interface LeaderView {
   readonly self: NodeId;
   readonly lastIndex: number;
+  /**
+   * A change has not committed yet, or this leader has not committed an entry of its term: the
+   * core refuses a change then, and the checks below would judge followers it has not heard from
+   * yet as unreachable — so this is answered first, with the retryable code.
+   */
+  readonly changeInFlight: boolean;
   /** Heard from within the last election timeout (CheckQuorum's notion of active). */
   active(id: NodeId): boolean;
   match(id: NodeId): number;
@@ -67,6 +73,12 @@ export function planChange(
   leader: LeaderView,
   promoteLagMax: number,
 ): ConfChangeTarget {
+  if (leader.changeInFlight) {
+    throw new ConfChangeError(
+      'ERR_CONF_CHANGE_IN_PROGRESS',
+      'a configuration change is in flight (or this leader is new); retry when it has committed',
+    );
+  }
   const voters = [...current.voters];
   const learners = [...current.learners];
   const addresses: Record<NodeId, string> = { ...(current.addresses ?? {}) };
@@ -116,7 +128,10 @@ export function planChange(
   const caughtUp = (id: NodeId) =>
     id === leader.self || (leader.active(id) && leader.lastIndex - leader.match(id) <= promoteLagMax);
   const next: Membership = { voters, outgoing: [], learners };
-  if (!isQuorum(next, caughtUp)) {
+  // A change of learners alone moves no quorum: nothing to lose.
+  const sameVoters =
+    voters.length === current.voters.length && voters.every((v) => current.voters.includes(v));
+  if (!sameVoters && !isQuorum(next, caughtUp)) {
     const reachable = voters.filter(caughtUp);
     throw new ConfChangeError(
       'ERR_UNSAFE_CONF_CHANGE',

@@ -26,6 +26,7 @@ import {
 } from './errors.js';
 import { decodeForwardReply, encodeForwardReply, type ResultCodec } from './forward.js';
 import { type MembershipChange, type MembersView, membersView, planChange } from './membership-change.js';
+import { failureCode, type NodeMetrics } from './node-metrics.js';
 import type { StateMachine } from './state-machine.js';
 import type { NodeTransport } from './transport.js';
 
@@ -78,6 +79,8 @@ export interface RaftNodeOptions<R> {
   readonly clock?: () => number;
   readonly rng?: Rng;
   readonly logger?: NodeLogger;
+  /** Where events are counted for a metrics exporter (default: nowhere, at no cost). */
+  readonly metrics?: NodeMetrics;
 }
 
 /** A snapshot of what a node knows, for status endpoints and tests. */
@@ -110,6 +113,7 @@ const FORWARD_PROPOSE = 1;
 const FORWARD_READ_INDEX = 2;
 const FORWARD_TRANSFER = 3;
 const FORWARD_CONF_CHANGE = 4;
+const FORWARD_LOG_READ = 5;
 
 function withKind(kind: number, body: Uint8Array): Uint8Array {
   const out = new Uint8Array(1 + body.length);
@@ -146,9 +150,12 @@ const indexCodec: ResultCodec<number> = {
 export class RaftNode<R> {
   readonly id: NodeId;
   private readonly core: RawNode;
-  private readonly opts: Required<Omit<RaftNodeOptions<R>, 'rng' | 'logger' | 'addresses'>> & {
+  private readonly opts: Required<Omit<RaftNodeOptions<R>, 'rng' | 'logger' | 'addresses' | 'metrics'>> & {
     logger: NodeLogger;
   };
+  private readonly metrics: NodeMetrics | undefined;
+  /** The leader this node knew at its last Ready, for counting leader changes. */
+  private knownLeader: NodeId = NONE;
   private readonly queue: Queued<R>[] = [];
   private readonly waiting = new Map<number, Waiting<R>>();
   private ticker: NodeJS.Timeout | undefined;
@@ -180,6 +187,7 @@ export class RaftNode<R> {
       logger: options.logger ?? quietLogger,
     };
     this.id = options.id;
+    this.metrics = options.metrics;
     for (const [id, a] of Object.entries(options.addresses ?? {})) this.peerAddresses.set(id, a);
     const storage = options.storage;
     const snap = storage.snapshot();
@@ -248,6 +256,11 @@ export class RaftNode<R> {
     return this.core.raft.role === Role.Leader;
   }
 
+  /** Proposals accepted here and not yet applied or failed (queued for the next Ready, or in the log). */
+  pendingProposals(): number {
+    return this.queue.length + this.waiting.size;
+  }
+
   /**
    * Replicates `command` and resolves with the state machine's result once it is applied here.
    * On a follower, the command is forwarded to the leader over the peer connection.
@@ -255,6 +268,23 @@ export class RaftNode<R> {
    * ProposalDroppedError (not applied: retry), OutcomeUnknownError (may apply: retry idempotently).
    */
   propose(command: Uint8Array): Promise<R> {
+    const p = this.submit(command);
+    // Counted where the caller asked (a forwarded proposal is not counted again by the leader).
+    return this.metrics === undefined ? p : p.then(this.countCommitted, this.countFailed);
+  }
+
+  private readonly countCommitted = (result: R): R => {
+    this.metrics?.proposalCommitted();
+    return result;
+  };
+
+  private readonly countFailed = (err: unknown): never => {
+    this.metrics?.proposalFailed(failureCode(err));
+    throw err;
+  };
+
+  /** `propose()` without counting: for commands forwarded by a follower, and log reads. */
+  private submit(command: Uint8Array): Promise<R> {
     if (this.failed !== undefined) return Promise.reject(this.failed);
     if (this.stopped) return Promise.reject(new StoppedError());
     if (this.core.raft.role !== Role.Leader) return this.forward(command);
@@ -325,6 +355,7 @@ export class RaftNode<R> {
       await storage.installSnapshot(rd.snapshot);
       this.lastSnapshotIndex = rd.snapshot.index;
       this.lastAppliedTerm = rd.snapshot.term;
+      this.metrics?.snapshotInstalled();
       for (const [i, w] of this.waiting) {
         if (i <= rd.snapshot.index) {
           this.waiting.delete(i);
@@ -338,6 +369,7 @@ export class RaftNode<R> {
     transport.send(rd.messagesAfterPersist);
     for (const e of rd.committedEntries) this.apply(e);
     this.core.advance();
+    if (this.metrics !== undefined) this.noteLeader(this.metrics);
     this.syncPeers();
     this.noteRemoval();
     this.settleConfChanges();
@@ -352,6 +384,7 @@ export class RaftNode<R> {
     // An empty command is a log-read barrier: it orders a read, it changes no state.
     if (e.kind === EntryKind.Normal && e.data.length > 0)
       result = this.opts.stateMachine.apply(e.data, e.index);
+    else if (e.kind === EntryKind.Config) this.metrics?.confChangeApplied();
     this.bytesSinceSnapshot += e.data.length;
     this.lastAppliedTerm = e.term;
     const w = this.waiting.get(e.index);
@@ -445,6 +478,7 @@ export class RaftNode<R> {
         const compactTo = index(Math.max(storage.firstIndex() - 1, applied - this.opts.retainEntries));
         await storage.compactLog(meta, compactTo);
         this.lastSnapshotIndex = applied;
+        this.metrics?.snapshotTaken();
       } catch (err) {
         await sink.abort().catch(() => {});
         this.fail(err as Error);
@@ -490,7 +524,7 @@ export class RaftNode<R> {
     const kind = payload[0];
     const body = payload.subarray(1);
     const codec =
-      kind === FORWARD_READ_INDEX
+      kind === FORWARD_READ_INDEX || kind === FORWARD_LOG_READ
         ? indexCodec
         : kind === FORWARD_TRANSFER
           ? idCodec
@@ -513,11 +547,16 @@ export class RaftNode<R> {
           idCodec,
         );
       }
+      if (kind === FORWARD_LOG_READ) {
+        // The barrier entry is applied here: everything committed before the read began is too.
+        await this.submit(new Uint8Array(0));
+        return encodeForwardReply({ result: this.core.raft.log.applied }, indexCodec);
+      }
       if (kind === FORWARD_CONF_CHANGE) {
         const change = JSON.parse(new TextDecoder().decode(body)) as MembershipChange;
         return encodeForwardReply({ result: await this.changeMembership(change) }, membersCodec);
       }
-      const result = await this.propose(body);
+      const result = await this.submit(body);
       return encodeForwardReply({ result }, this.opts.resultCodec);
     } catch (err) {
       this.opts.logger.info(`request from ${from} failed: ${(err as Error).message}`);
@@ -619,6 +658,10 @@ export class RaftNode<R> {
       {
         self: this.id,
         lastIndex: r.log.lastIndex(),
+        changeInFlight:
+          r.log.configs.latestIndex() > r.log.commit ||
+          isJoint(this.core.membership()) ||
+          r.log.term(r.log.commit) !== r.term,
         active: (id) => r.progress.get(id)?.isActive() === true,
         match: (id) => r.progress.get(id)?.match ?? 0,
       },
@@ -741,9 +784,18 @@ export class RaftNode<R> {
     return best;
   }
 
-  /** A read through the log (the slow baseline): an empty entry is committed and applied first. */
+  /**
+   * A read through the log (the slow baseline): an empty entry is committed and applied first. On
+   * a follower the leader commits it and answers with its applied index, which the follower then
+   * waits to apply itself before reading (as for a ReadIndex read).
+   */
   async logRead(): Promise<void> {
-    await this.propose(new Uint8Array(0));
+    if (this.core.raft.role !== Role.Leader) {
+      const reply = await this.askLeader(FORWARD_LOG_READ, new Uint8Array(0));
+      await this.waitApplied(decodeForwardReply(reply, indexCodec));
+      return;
+    }
+    await this.submit(new Uint8Array(0));
   }
 
   /** When each heartbeat round of the current term was sent (monotonic ms), for leases. */
@@ -781,6 +833,7 @@ export class RaftNode<R> {
 
   private releaseReads(rd: Ready): void {
     for (const rs of rd.readStates) {
+      this.metrics?.readIndexConfirmed(rs.requests.length);
       for (const id of rs.requests) {
         this.reads.get(id)?.resolve(rs.index);
         this.reads.delete(id);
@@ -790,6 +843,14 @@ export class RaftNode<R> {
       this.reads.get(id)?.reject(new NotLeaderError(this.leaderOrUndefined()));
       this.reads.delete(id);
     }
+  }
+
+  /** etcd's leader_changes_seen: a leader known after another one, or after none. */
+  private noteLeader(metrics: NodeMetrics): void {
+    const lead = this.core.raft.lead;
+    if (lead === this.knownLeader) return;
+    this.knownLeader = lead;
+    if (lead !== NONE) metrics.leaderChanged();
   }
 
   private wakeAppliedWaiters(): void {

@@ -5,12 +5,16 @@ import { NONE } from '../raft/types.js';
 import { HttpError, httpErrorOf } from './http-errors.js';
 import type { Consistency, KvService, WriteOptions } from './kv-service.js';
 import { membersBody, parseAddBody, parseMemberId, runChange } from './members-routes.js';
+import type { FlotillaMetrics } from './metrics.js';
+import { routeClassOf } from './route-class.js';
 
 export interface HttpServerOptions {
   readonly service: KvService;
   readonly valueBytesMax: number;
   readonly host: string;
   readonly port: number;
+  /** Serve GET /metrics from it and count every request in it (default: no /metrics, no counting). */
+  readonly metrics?: FlotillaMetrics;
 }
 
 const encoder = new TextEncoder();
@@ -18,7 +22,7 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * The client API of docs/api.md over node:http: /v1/kv (get, put, delete, range, conditions,
- * idempotency keys), /v1/status, /healthz, /readyz. Every error is JSON `{code, message}`.
+ * idempotency keys), /v1/status, /healthz, /readyz, /metrics. Every error is JSON `{code, message}`.
  */
 export class HttpServer {
   private server: Server | undefined;
@@ -27,7 +31,7 @@ export class HttpServer {
 
   async start(): Promise<{ host: string; port: number }> {
     const server = createServer((req, res) => {
-      this.handle(req, res).catch((err: unknown) => this.sendError(res, httpErrorOf(err)));
+      void this.serve(req, res);
     });
     server.keepAliveTimeout = 65_000;
     this.server = server;
@@ -46,9 +50,24 @@ export class HttpServer {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
+  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const metrics = this.opts.metrics;
+    const started = metrics === undefined ? 0 : performance.now();
+    try {
+      await this.handle(req, res);
+    } catch (err) {
+      this.sendError(res, httpErrorOf(err));
+    }
+    if (metrics !== undefined) {
+      const seconds = (performance.now() - started) / 1000;
+      metrics.httpRequest(routeClassOf(req.method, req.url), res.statusCode, seconds);
+    }
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://flotilla');
     const path = url.pathname;
+    if (path === '/metrics') return this.metrics(req, res);
     if (path === '/healthz') return this.json(res, 200, { ok: true });
     if (path === '/readyz') return this.readyz(res);
     if (path === '/v1/status') return this.status(req, res);
@@ -219,6 +238,22 @@ export class HttpServer {
     }
     const leader = await this.opts.service.node.transferLeadership(to);
     this.json(res, 200, { leader: Number(leader) });
+  }
+
+  /** GET /metrics: Prometheus text, from local state only (no Raft round), with or without a leader. */
+  private async metrics(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const metrics = this.opts.metrics;
+    if (metrics === undefined) {
+      throw new HttpError(404, 'ERR_NOT_FOUND', 'metrics are not enabled on this server');
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('Allow', 'GET, HEAD');
+      throw new HttpError(405, 'ERR_METHOD_NOT_ALLOWED', 'use GET');
+    }
+    const { contentType, body } = await metrics.exposition();
+    const bytes = encoder.encode(body);
+    res.writeHead(200, { 'Content-Type': contentType, 'Content-Length': bytes.length });
+    res.end(bytes);
   }
 
   private readyz(res: ServerResponse): void {

@@ -18,10 +18,19 @@ export interface WriteOptions {
   readonly idempotencyKey?: string | undefined;
 }
 
+/** Where KvService counts reads (FlotillaMetrics in src/server/metrics.ts); one call per read. */
+export interface ReadMetrics {
+  /** A read was served, as `servedAs` (a lease read may be served as linearizable). */
+  readServed(servedAs: Consistency): void;
+  /** A read asked for as `asked` could not be confirmed and was not served. */
+  readFailed(asked: Consistency): void;
+}
+
 export interface KvServiceOptions {
   readonly valueBytesMax: number;
   /** A write not applied within this long fails with an unknown outcome (HTTP 504). */
   readonly writeTimeoutMs: number;
+  readonly metrics?: ReadMetrics;
 }
 
 /**
@@ -76,7 +85,11 @@ export class KvService {
   }
 
   private async barrier(consistency: Consistency): Promise<Consistency> {
-    if (consistency === 'stale') return 'stale';
+    const metrics = this.opts.metrics;
+    if (consistency === 'stale') {
+      metrics?.readServed('stale');
+      return 'stale';
+    }
     const confirm = async (): Promise<Consistency> => {
       if (consistency === 'lease') return this.node.leaseRead();
       if (consistency === 'log') {
@@ -86,15 +99,19 @@ export class KvService {
       await this.node.readBarrier();
       return 'linearizable';
     };
+    let servedAs: Consistency;
     try {
-      return await withTimeout(
+      servedAs = await withTimeout(
         confirm(),
         this.opts.writeTimeoutMs,
         'the read could not be confirmed in time',
       );
     } catch (err) {
+      metrics?.readFailed(consistency);
       throw new ReadUnavailableError((err as Error).message);
     }
+    metrics?.readServed(servedAs);
+    return servedAs;
   }
 
   private write(command: KvCommand): Promise<KvResult> {

@@ -14,6 +14,8 @@ export interface DurableStorageOptions {
   readonly segmentBytes?: number;
   readonly fs?: FileLayer;
   readonly onWarning?: (message: string) => void;
+  /** After each durable WAL write: its fdatasync's duration (ms) and bytes, for metrics (see WalOptions). */
+  readonly onWalSync?: (fdatasyncMs: number, bytes: number) => void;
 }
 
 /**
@@ -56,6 +58,7 @@ export class DurableStorage implements NodeStorage {
       dir: join(options.dir, 'wal'),
       ...(options.segmentBytes === undefined ? {} : { segmentBytes: options.segmentBytes }),
       ...(options.fs === undefined ? {} : { fs: options.fs }),
+      ...(options.onWalSync === undefined ? {} : { onSync: options.onWalSync }),
     });
     const mem = new MemoryStorage();
     const marker = recovered.snapshot;

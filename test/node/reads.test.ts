@@ -61,6 +61,20 @@ describe('reads at a deposed leader {A} | {B, C}', () => {
     expect(c.machines.get(a.id)!.items).toEqual(['x']);
   });
 
+  test('a log read at a follower waits until the follower has applied the barrier (every earlier write)', async () => {
+    const c = await started(false);
+    const a = c.leader()!;
+    const follower = [...c.nodes.values()].find((n) => n !== a)!;
+    // Hold the follower's appends back so that the write is committed without it.
+    c.net.cut(a.id, follower.id);
+    await a.propose(bytes('w'));
+    expect(c.machines.get(follower.id)!.items).not.toContain('w');
+    c.net.heal();
+    // Asked at once, before the follower has caught up: the read still sees the write.
+    await follower.logRead();
+    expect(c.machines.get(follower.id)!.items).toContain('w');
+  });
+
   test('once its lease has run out on its own clock, a leader that still believes it leads falls back to ReadIndex', async () => {
     let skew = 0;
     const c = localCluster({ leaseReads: true, clock: () => performance.now() + skew });

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { KvStore } from '../../src/kv/kv-store.js';
 import { decodeResult, encodeResult } from '../../src/kv/result-codec.js';
 import type { KvResult } from '../../src/kv/types.js';
@@ -5,6 +6,8 @@ import { LocalNetwork } from '../../src/node/local-network.js';
 import { RaftNode } from '../../src/node/raft-node.js';
 import { HttpServer } from '../../src/server/http-server.js';
 import { KvService } from '../../src/server/kv-service.js';
+import { FlotillaMetrics } from '../../src/server/metrics.js';
+import { DurableStorage } from '../../src/storage/durable-storage.js';
 import { MemoryNodeStorage } from '../../src/storage/node-storage.js';
 
 export interface LocalKvNode {
@@ -12,10 +15,20 @@ export interface LocalKvNode {
   node: RaftNode<KvResult>;
   server: HttpServer;
   url: string;
+  metrics: FlotillaMetrics | undefined;
+}
+
+export interface LocalKvOptions {
+  /** Wire a FlotillaMetrics into each node as `flotilla serve` does (GET /metrics). */
+  readonly metrics?: boolean;
+  /** Keep each node's log in DurableStorage under `dataDir/<id>` instead of in memory. */
+  readonly dataDir?: string;
+  /** Start only these of the three members (the others stay down). Default: all three. */
+  readonly start?: readonly string[];
 }
 
 /** Three KV nodes in this process (LocalNetwork, memory storage) with real HTTP servers on loopback. */
-export async function startLocalKv(): Promise<{
+export async function startLocalKv(o: LocalKvOptions = {}): Promise<{
   nodes: LocalKvNode[];
   net: LocalNetwork;
   stop(): Promise<void>;
@@ -23,7 +36,15 @@ export async function startLocalKv(): Promise<{
   const ids = ['1', '2', '3'];
   const net = new LocalNetwork();
   const nodes: LocalKvNode[] = [];
-  for (const id of ids) {
+  for (const id of o.start ?? ids) {
+    const metrics = o.metrics ? new FlotillaMetrics({ processMetrics: id === '1' }) : undefined;
+    const storage =
+      o.dataDir === undefined
+        ? new MemoryNodeStorage()
+        : await DurableStorage.open({
+            dir: join(o.dataDir, id),
+            ...(metrics === undefined ? {} : { onWalSync: metrics.walSynced }),
+          });
     const store = new KvStore();
     const node = new RaftNode<KvResult>({
       id,
@@ -31,15 +52,27 @@ export async function startLocalKv(): Promise<{
       addresses: Object.fromEntries(ids.map((m) => [m, `local:${m}`])),
       stateMachine: store,
       resultCodec: { encode: encodeResult, decode: decodeResult },
-      storage: new MemoryNodeStorage(),
+      storage,
       transport: net.transport(id),
       tickMs: 10,
+      ...(metrics === undefined ? {} : { metrics }),
     });
-    const service = new KvService(node, store, { valueBytesMax: 1 << 20, writeTimeoutMs: 2000 });
-    const server = new HttpServer({ service, valueBytesMax: 1 << 20, host: '127.0.0.1', port: 0 });
+    metrics?.watch({ node });
+    const service = new KvService(node, store, {
+      valueBytesMax: 1 << 20,
+      writeTimeoutMs: 2000,
+      ...(metrics === undefined ? {} : { metrics }),
+    });
+    const server = new HttpServer({
+      service,
+      valueBytesMax: 1 << 20,
+      host: '127.0.0.1',
+      port: 0,
+      ...(metrics === undefined ? {} : { metrics }),
+    });
     await node.start();
     const addr = await server.start();
-    nodes.push({ id, node, server, url: `http://127.0.0.1:${addr.port}` });
+    nodes.push({ id, node, server, url: `http://127.0.0.1:${addr.port}`, metrics });
   }
   return {
     nodes,

@@ -19,6 +19,11 @@ export interface WalOptions {
   segmentBytes?: number;
   /** The file layer (default: the real file system). Tests pass a SimulatedDisk's. */
   fs?: FileLayer;
+  /**
+   * Called after each record write has been made durable, with how long its fdatasync took (ms)
+   * and the bytes written: for metrics. Must not throw. When absent the clock is not read.
+   */
+  onSync?: (fdatasyncMs: number, bytes: number) => void;
 }
 
 /** What `Wal.open` read back. */
@@ -69,6 +74,7 @@ export class Wal {
     private hard: HardState,
     private snapshot: SnapshotPosition | undefined,
     private readonly terms: TermRuns,
+    private readonly onSync: ((fdatasyncMs: number, bytes: number) => void) | undefined,
   ) {}
 
   /**
@@ -88,7 +94,16 @@ export class Wal {
     const terms = new TermRuns(scan.snapshot?.index ?? index(0));
     for (const e of scan.entries) terms.append(e.index, e.term);
     const held = scan.segments.map((s) => ({ name: s.name, seq: s.seq, maxIndex: s.maxIndex }));
-    const wal = new Wal(fs, options.dir, segmentBytes, held, scan.hardState, scan.snapshot, terms);
+    const wal = new Wal(
+      fs,
+      options.dir,
+      segmentBytes,
+      held,
+      scan.hardState,
+      scan.snapshot,
+      terms,
+      options.onSync,
+    );
     // A recovered WAL never appends to an old segment: the new one starts with the hard state
     // and snapshot marker, so every older segment can be released once the snapshot covers it.
     try {
@@ -268,11 +283,14 @@ export class Wal {
     // fdatasync, not fsync: it flushes the data and the size (needed to read the data back) and
     // skips timestamps. One per save, however many entries: cheaper than O_DSYNC on every write
     // (bench/wal-fsync.ts measures it).
+    const onSync = this.onSync;
+    const started = onSync === undefined ? 0 : performance.now();
     try {
       await file.datasync();
     } catch (err) {
       throw this.fail(new FsyncFailedError(path, err));
     }
+    if (onSync !== undefined) onSync(performance.now() - started, bytes.length);
     this.fileBytes += bytes.length;
     if (rotate) await this.syncDir();
   }

@@ -25,8 +25,13 @@ export function tickLeader(r: Raft): void {
   r.heartbeatElapsed++;
   r.electionElapsed++;
   if (r.leadTransferee !== NONE && ++r.transferElapsed >= r.config.electionTicks) {
-    // The transfer did not complete within an election timeout: lead on.
+    // The transfer did not complete within an election timeout: lead on — unless this leader was
+    // removed, which now steps down and leaves the rest to elect.
     r.leadTransferee = NONE;
+    if (r.stepDownAfterTransfer) {
+      r.becomeFollower(r.term, NONE, 'removed from the configuration; the hand-over did not complete');
+      return;
+    }
   }
   if (r.electionElapsed >= r.config.electionTicks) {
     r.electionElapsed = 0;
@@ -108,7 +113,13 @@ function handleAppendResponse(r: Raft, m: AppendResponseMessage): void {
       if (pr.match + 1 >= r.log.firstIndex()) pr.becomeProbe();
       break;
   }
-  if (m.from === r.leadTransferee && pr.match === r.log.lastIndex()) sendTimeoutNow(r, m.from);
+  if (m.from === r.leadTransferee && pr.match === r.log.lastIndex()) {
+    sendTimeoutNow(r, m.from);
+    if (r.stepDownAfterTransfer) {
+      r.becomeFollower(r.term, NONE, 'removed from the configuration; handed over');
+      return;
+    }
+  }
   if (maybeCommit(r)) {
     broadcastAppend(r, true);
     return;
@@ -274,10 +285,23 @@ function afterConfigCommit(r: Raft): void {
       m.addresses === undefined ? next : { ...next, addresses: addressesOf(next, m.addresses)! },
     );
   } else if (!isVoter(m, r.id)) {
-    // Hand over at once (§3.10) rather than leave the cluster leaderless for an election
-    // timeout: a voter whose log matches ours wins any election it starts now.
+    // Hand over (§3.10) rather than leave the cluster leaderless for an election timeout: a voter
+    // whose log matches ours wins any election it starts now. If none does yet (under load, the
+    // entries after C(new) are still in flight), transfer to the most up-to-date voter — new
+    // proposals are refused meanwhile — and step down once TimeoutNow is sent, or at the
+    // transfer's deadline.
     const heir = m.voters.find((id) => r.progress.get(id)?.match === r.log.lastIndex());
-    if (heir !== undefined) sendTimeoutNow(r, heir);
-    r.becomeFollower(r.term, NONE, 'removed from the configuration, which has committed');
+    if (heir !== undefined) {
+      sendTimeoutNow(r, heir);
+      r.becomeFollower(r.term, NONE, 'removed from the configuration, which has committed');
+      return;
+    }
+    let best = m.voters[0]!;
+    for (const id of m.voters)
+      if ((r.progress.get(id)?.match ?? 0) > (r.progress.get(best)?.match ?? 0)) best = id;
+    r.leadTransferee = best;
+    r.transferElapsed = 0;
+    r.stepDownAfterTransfer = true;
+    sendAppend(r, best, r.progress.get(best)!, false);
   }
 }

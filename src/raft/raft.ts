@@ -83,6 +83,8 @@ export class Raft {
   leadTransferee: NodeId = NONE;
   /** Ticks since the transfer started; it is abandoned after an election timeout. @internal */
   transferElapsed = 0;
+  /** The transfer hands over a leader that C(new) removed: step down when it ends. @internal */
+  stepDownAfterTransfer = false;
   /** Reads that wait for this leader's first commit in its term (thesis §6.4). @internal */
   readsBeforeCommit: number[] = [];
   /** Heartbeat rounds broadcast by this leader in its term; each carries its number as context. @internal */
@@ -470,6 +472,7 @@ export class Raft {
     this.leaseRound = 0;
     this.leaseRevoked = false;
     this.leadTransferee = NONE;
+    this.stepDownAfterTransfer = false;
     if (t !== this.term) {
       this.term = t;
       this.vote = NONE;

@@ -2,6 +2,8 @@ import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
 import { type Operation, parseJsonlHistory } from '../../src/check/index.js';
+import { encodeFrame } from '../../src/transport/codec.js';
+import { PROTOCOL_VERSION } from '../../src/transport/frames.js';
 import { findFailedWritesSeen } from './failed-writes.js';
 import { HistoryRecorder } from './history-recorder.js';
 import { KeySpace } from './key-space.js';
@@ -9,6 +11,7 @@ import { classify } from './kv-http.js';
 import { LinkProxy } from './link-proxy.js';
 import { findLostWrites } from './lost-writes.js';
 import { sleep } from './nemesis-cluster.js';
+import { PeerIngress } from './peer-ingress.js';
 
 // The harness's own parts: how answers enter the history, the lost-write check, the proxy.
 
@@ -184,5 +187,82 @@ describe('the link proxy', () => {
     client.write('x');
     await until(() => received() === 'x');
     expect(performance.now() - sent).toBeGreaterThanOrEqual(290);
+  });
+});
+
+describe('the peer ingress', () => {
+  let server: Server | undefined;
+  let ingress: PeerIngress | undefined;
+  const links = new Map<string, LinkProxy>();
+  afterEach(async () => {
+    // Links first: the ingress's listener closes once the connections it handed over are gone.
+    for (const l of links.values()) await l.stop();
+    await ingress?.stop();
+    links.clear();
+    await new Promise<void>((r) => (server === undefined ? r() : server.close(() => r())));
+  });
+
+  /** Node 3's ingress in front of an echo server, with links from nodes 1 and 2. */
+  async function ingressTo3(): Promise<void> {
+    server = createServer((s) => s.pipe(s));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as { port: number }).port;
+    for (const from of ['1', '2']) links.set(from, new LinkProxy(from, '3', port, () => 0.5));
+    ingress = new PeerIngress('3', (from) => links.get(from));
+    await ingress.start();
+  }
+
+  function handshake(from: string, to: string): Buffer {
+    const frame = { type: 'handshake', version: PROTOCOL_VERSION, clusterId: 'c', from, to } as const;
+    return Buffer.from(encodeFrame(frame));
+  }
+
+  async function dial(
+    first: Buffer,
+  ): Promise<{ client: Socket; received: () => Buffer; closed: Promise<unknown> }> {
+    const client = connect(ingress!.port, '127.0.0.1');
+    client.on('error', () => {});
+    const closed = once(client, 'close');
+    await once(client, 'connect');
+    let got = Buffer.alloc(0);
+    client.on('data', (b: Buffer) => {
+      got = Buffer.concat([got, b]);
+    });
+    // Split in two writes: the ingress must wait for the whole handshake frame.
+    client.write(first.subarray(0, 3));
+    await sleep(20);
+    client.write(first.subarray(3));
+    return { client, received: () => got, closed };
+  }
+
+  test('hands a connection to the link of the node named in its handshake, first bytes included', async () => {
+    await ingressTo3();
+    const first = Buffer.concat([handshake('2', '3'), Buffer.from('after')]);
+    const { received } = await dial(first);
+    const deadline = performance.now() + 2000;
+    while (received().length < first.length && performance.now() < deadline) await sleep(5);
+    expect(received().equals(first)).toBe(true);
+    expect(links.get('2')!.stats.accepted).toBe(1);
+    expect(links.get('1')!.stats.accepted).toBe(0);
+  });
+
+  test('a cut link refuses what its dialler sends; other diallers still get through', async () => {
+    await ingressTo3();
+    links.get('1')!.cut('reset');
+    const refused = await dial(handshake('1', '3'));
+    await refused.closed;
+    expect(links.get('1')!.stats.refused).toBe(1);
+    const other = await dial(handshake('2', '3'));
+    await sleep(50);
+    expect(other.client.destroyed).toBe(false);
+    other.client.destroy();
+  });
+
+  test('a connection that is no handshake, or names an unknown node, is closed', async () => {
+    await ingressTo3();
+    await (await dial(Buffer.from('GET / HTTP/1.1\r\n\r\n'))).closed;
+    await (await dial(handshake('9', '3'))).closed;
+    expect(ingress!.unrouted).toBe(2);
   });
 });

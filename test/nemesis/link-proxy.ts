@@ -36,8 +36,9 @@ export interface LinkStats {
 const HELD_BYTES_MAX = 8 << 20;
 
 /**
- * The TCP proxy for one directed link `from → to`: node `from` dials `port` believing it is node
- * `to`'s peer address, and the proxy forwards to `to`'s real peer port. A connection carries the
+ * The TCP proxy for one directed link `from → to`: the connections node `from` dials to node `to`
+ * — handed over by `to`'s ingress (peer-ingress.ts, see {@link adopt}), or accepted on `port` once
+ * {@link start}ed — are forwarded to `to`'s real peer port. A connection carries the
  * dialler's Raft messages and requests one way and the replies to them the other way, so a fault
  * on this link affects both directions of that connection (and nothing of `to → from`).
  */
@@ -130,16 +131,25 @@ export class LinkProxy {
     if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
-  private accept(socket: Socket): void {
+  /**
+   * Takes over a connection dialled by `from` to `to`, whose first bytes (`head`) were already read
+   * — by the ingress that learned the dialler from them. A reset cut refuses it.
+   */
+  adopt(socket: Socket, head: Buffer): void {
+    this.accept(socket)?.receive(head);
+  }
+
+  private accept(socket: Socket): ProxiedConnection | undefined {
     if (this.state === 'reset') {
       this.stats.refused++;
       socket.destroy();
-      return;
+      return undefined;
     }
     this.stats.accepted++;
     const upstream = connect({ host: '127.0.0.1', port: this.targetPort });
     const conn = new ProxiedConnection(this, socket, upstream, () => this.connections.delete(conn));
     this.connections.add(conn);
+    return conn;
   }
 
   /** Counts a reset caused by {@link LinkFaults.resetChance}. */
@@ -166,6 +176,11 @@ class ProxiedConnection {
       s.on('error', () => this.destroy());
       s.on('close', () => this.destroy());
     }
+  }
+
+  /** Bytes the dialler sent before this connection existed: forwarded first, like any it sends. */
+  receive(head: Buffer): void {
+    if (head.length > 0) this.pumps[0].onData(head);
   }
 
   /** Re-evaluates both directions after the link changed. */
@@ -209,7 +224,7 @@ class Pump {
     dst.on('drain', () => this.deliver());
   }
 
-  private onData(chunk: Buffer): void {
+  onData(chunk: Buffer): void {
     const f = this.link.currentFaults;
     const r = this.link.random;
     if (this.link.isUp && f.resetChance > 0 && r() < f.resetChance) {

@@ -1,14 +1,25 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
+import {
+  appendFileSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Prng } from '../../src/sim/prng.js';
 import type { FaultLog } from './fault-log.js';
 import { type CutMode, HEALTHY, type LinkFaults, LinkProxy } from './link-proxy.js';
+import { PeerIngress } from './peer-ingress.js';
 import { stablePorts } from './ports.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const SHIM = fileURLToPath(new URL('./peer-listen-shim.ts', import.meta.url));
 
 /** How the cluster is started. */
 export interface ClusterOptions {
@@ -30,12 +41,22 @@ export interface NemesisNode {
   readonly id: string;
   readonly clientUrl: string;
   readonly clientPort: number;
+  /** Where the process really listens for peers (its ingress forwards there). */
   readonly peerPort: number;
+  /** Its advertised peer address, `127.0.0.1:PORT`: its ingress, which every peer dials. */
+  readonly peerAddr: string;
   readonly dataDir: string;
   readonly logPath: string;
   child: ChildProcess | undefined;
   paused: boolean;
   starts: number;
+  /**
+   * Client URLs it was started with `--join` (since it last came back with an empty data folder);
+   * undefined: a member of the initial cluster, started with `--initial-cluster`.
+   */
+  joinVia: readonly string[] | undefined;
+  /** How many times its data folder was wiped. */
+  wipes: number;
 }
 
 /** A node that exited without the harness killing it: a crash, which is a finding. */
@@ -60,14 +81,17 @@ export interface NodeStatusJson {
 
 /**
  * N real `flotilla serve` processes on loopback whose peer traffic all goes through a
- * {@link LinkProxy} per ordered pair: node i's `--initial-cluster` names, for every peer j, the
- * proxy of link i→j (the handshake identifies peers by cluster and node id, not by address).
+ * {@link LinkProxy} per ordered pair. Every node advertises one peer address, its
+ * {@link PeerIngress}: that is what `--initial-cluster`, a join's POST and so every configuration
+ * entry carry. The ingress tells diallers apart by their handshake and hands each connection to
+ * the proxy of its link; the process itself listens on another port (peer-listen-shim.ts).
  * Only processes this class started are ever signalled, and only by their PID.
  */
 export class NemesisCluster {
   readonly nodes: NemesisNode[] = [];
   readonly crashes: Crash[] = [];
   private readonly links = new Map<string, LinkProxy>();
+  private readonly ingresses: PeerIngress[] = [];
   private readonly expectedExits = new WeakSet<ChildProcess>();
 
   private constructor(readonly opts: ClusterOptions) {}
@@ -78,25 +102,32 @@ export class NemesisCluster {
     mkdirSync(join(opts.root, 'nodes'), { recursive: true });
     for (let k = 0; k < opts.nodes; k++) {
       const id = String(k + 1);
+      const ingress = new PeerIngress(id, (from) => c.links.get(linkName(from, id)));
+      await ingress.start();
+      c.ingresses.push(ingress);
       c.nodes.push({
         id,
         clientPort: ports[2 * k]!,
         peerPort: ports[2 * k + 1]!,
+        peerAddr: `127.0.0.1:${ingress.port}`,
         clientUrl: `http://127.0.0.1:${ports[2 * k]!}`,
         dataDir: join(opts.root, 'data', id),
         logPath: join(opts.root, 'nodes', `node-${id}.log`),
         child: undefined,
         paused: false,
         starts: 0,
+        joinVia: undefined,
+        wipes: 0,
       });
     }
     for (const from of c.nodes) {
       for (const to of c.nodes) {
         if (from === to) continue;
         const rng = opts.rng.fork();
-        const link = new LinkProxy(from.id, to.id, to.peerPort, () => rng.nextFloat());
-        await link.start();
-        c.links.set(linkName(from.id, to.id), link);
+        c.links.set(
+          linkName(from.id, to.id),
+          new LinkProxy(from.id, to.id, to.peerPort, () => rng.nextFloat()),
+        );
       }
     }
     for (const n of c.nodes) c.start(n.id);
@@ -134,11 +165,14 @@ export class NemesisCluster {
     const n = this.node(id);
     if (n.child !== undefined) return;
     n.starts++;
-    appendFileSync(n.logPath, `--- nemesis: start #${n.starts} of node ${id} ---\n`);
+    const how = n.joinVia === undefined ? '' : ` (--join ${n.joinVia.join(',')})`;
+    appendFileSync(n.logPath, `--- nemesis: start #${n.starts} of node ${id}${how} ---\n`);
     const fd = openSync(n.logPath, 'a');
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'serve', ...this.serveArgs(n)], {
+    const args = ['--import', 'tsx', '--import', SHIM, MAIN, 'serve', ...this.serveArgs(n)];
+    const child = spawn(process.execPath, args, {
       cwd: REPO,
       stdio: ['ignore', fd, fd],
+      env: { ...process.env, NEMESIS_PEER_LISTEN: `${portOf(n.peerAddr)}=${n.peerPort}` },
     });
     closeSync(fd);
     n.child = child;
@@ -162,23 +196,50 @@ export class NemesisCluster {
         `node ${id} (pid ${child.pid}) exited by itself: code ${code} ${signal ?? ''}`,
       );
     });
-    this.opts.faults.add('start', `node ${id} (pid ${child.pid})`);
+    this.opts.faults.add('start', `node ${id} (pid ${child.pid})${how}`);
   }
 
+  /**
+   * The flags of `flotilla serve`. A node that came back with an empty data folder keeps its
+   * `--join` flags for every later start, as docs/membership.md says to restart it: once its
+   * folder holds the configuration, the join is not asked again.
+   */
   private serveArgs(n: NemesisNode): string[] {
-    const cluster = this.nodes
-      .map((p) => `${p.id}=127.0.0.1:${p === n ? p.peerPort : this.link(n.id, p.id).port}`)
-      .join(',');
     const o = this.opts;
+    const members =
+      n.joinVia === undefined
+        ? ['--initial-cluster', this.nodes.map((p) => `${p.id}=${p.peerAddr}`).join(',')]
+        : ['--join', n.joinVia.join(',')];
     return [
       ...['--id', n.id, '--cluster-id', o.clusterId, '--data-dir', n.dataDir],
-      ...['--client-addr', `127.0.0.1:${n.clientPort}`, '--peer-addr', `127.0.0.1:${n.peerPort}`],
-      ...['--initial-cluster', cluster],
+      ...['--client-addr', `127.0.0.1:${n.clientPort}`, '--peer-addr', n.peerAddr],
+      ...members,
       ...['--election-timeout-ms', String(o.electionTimeoutMs)],
       ...['--heartbeat-interval-ms', String(o.heartbeatIntervalMs)],
       ...['--snapshot-entries', String(o.snapshotEntries)],
       ...(o.leaseReads ? ['--lease-reads'] : []),
     ];
+  }
+
+  /**
+   * Moves a stopped node's data folder aside (kept as `N.wiped-K` for evidence; removed with the
+   * rest when the run passes): its next start finds an empty folder. Only for a node removed from
+   * the configuration — a voter that forgets its log breaks Raft's assumptions.
+   */
+  wipe(id: string): void {
+    const n = this.node(id);
+    if (n.child !== undefined) throw new Error(`node ${id} still runs (pid ${n.child.pid}): kill it first`);
+    n.wipes++;
+    if (existsSync(n.dataDir)) renameSync(n.dataDir, `${n.dataDir}.wiped-${n.wipes}`);
+    this.opts.faults.add('wipe', `node ${id}'s data folder`);
+  }
+
+  /** Starts a stopped node with an empty data folder as a new member: `--join` through `via`. */
+  join(id: string, via: readonly string[]): void {
+    const n = this.node(id);
+    if (existsSync(n.dataDir)) throw new Error(`node ${id} has a data folder: wipe it before joining`);
+    n.joinVia = [...via];
+    this.start(id);
   }
 
   /** SIGKILL by PID: nothing that was not fsynced survives. Resolves once the process is gone. */
@@ -364,6 +425,7 @@ export class NemesisCluster {
       }),
     );
     await Promise.all([...this.links.values()].map((l) => l.stop()));
+    await Promise.all(this.ingresses.map((i) => i.stop()));
   }
 
   /** Synchronous last resort (process exit): SIGKILL every node this cluster started. */
@@ -374,6 +436,10 @@ export class NemesisCluster {
       n.child.kill('SIGKILL');
     }
   }
+}
+
+function portOf(hostPort: string): number {
+  return Number(hostPort.slice(hostPort.lastIndexOf(':') + 1));
 }
 
 function linkName(from: string, to: string): string {

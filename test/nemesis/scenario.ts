@@ -1,6 +1,6 @@
 import type { Prng } from '../../src/sim/prng.js';
 import type { CutMode } from './link-proxy.js';
-import type { NemesisCluster } from './nemesis-cluster.js';
+import { type NemesisCluster, sleep } from './nemesis-cluster.js';
 
 /** A property a scenario asserts on its own (besides linearizability), with the evidence. */
 export interface ScenarioCheck {
@@ -48,4 +48,38 @@ export function pickCutMode(rng: Prng): CutMode {
 /** The largest minority of `n` nodes. */
 export function minoritySize(n: number): number {
   return Math.floor((n - 1) / 2);
+}
+
+/** Waits for a leader for at most the time left (and at most 5 s). */
+export async function leaderOrNothing(
+  ctx: ScenarioContext,
+): Promise<{ id: string; term: number } | undefined> {
+  const l = await ctx.cluster.waitLeader(Math.max(1000, Math.min(5000, ctx.timeLeft())));
+  if (l === undefined) await sleep(100);
+  return l;
+}
+
+/** Rounds of one scenario, at most: every loop of the harness is bounded in count as well as time. */
+const ROUNDS_MAX = 10_000;
+
+/**
+ * Runs `round` at least once, then again while more than `reserveMs` are left. A round that could
+ * not start (no leader) resolves false and does not count; trying stops 10 s past the deadline.
+ */
+export async function repeat(
+  ctx: ScenarioContext,
+  reserveMs: number,
+  round: () => Promise<boolean>,
+): Promise<void> {
+  let done = 0;
+  for (let attempt = 0; attempt < ROUNDS_MAX; attempt++) {
+    const left = ctx.timeLeft();
+    if (done > 0 ? left <= reserveMs : left <= -10_000) return;
+    if (await round()) done++;
+  }
+}
+
+/** Every node but `id`. */
+export function others(cluster: NemesisCluster, id: string): string[] {
+  return cluster.ids.filter((x) => x !== id);
 }

@@ -1,34 +1,16 @@
 import type { Prng } from '../../src/sim/prng.js';
 import { HEALTHY, type LinkFaults } from './link-proxy.js';
+import { membershipChurn } from './membership-churn.js';
 import { type NemesisCluster, sleep } from './nemesis-cluster.js';
-import { minoritySize, pickCutMode, type Scenario, type ScenarioContext } from './scenario.js';
-
-/** Waits for a leader for at most the time left (and at most 5 s). */
-async function leaderOrNothing(ctx: ScenarioContext): Promise<{ id: string; term: number } | undefined> {
-  const l = await ctx.cluster.waitLeader(Math.max(1000, Math.min(5000, ctx.timeLeft())));
-  if (l === undefined) await sleep(100);
-  return l;
-}
-
-/** Rounds of one scenario, at most: every loop of the harness is bounded in count as well as time. */
-const ROUNDS_MAX = 10_000;
-
-/**
- * Runs `round` at least once, then again while more than `reserveMs` are left. A round that could
- * not start (no leader) resolves false and does not count; trying stops 10 s past the deadline.
- */
-async function repeat(ctx: ScenarioContext, reserveMs: number, round: () => Promise<boolean>): Promise<void> {
-  let done = 0;
-  for (let attempt = 0; attempt < ROUNDS_MAX; attempt++) {
-    const left = ctx.timeLeft();
-    if (done > 0 ? left <= reserveMs : left <= -10_000) return;
-    if (await round()) done++;
-  }
-}
-
-function others(cluster: NemesisCluster, id: string): string[] {
-  return cluster.ids.filter((x) => x !== id);
-}
+import {
+  leaderOrNothing,
+  minoritySize,
+  others,
+  pickCutMode,
+  repeat,
+  type Scenario,
+  type ScenarioContext,
+} from './scenario.js';
 
 /** The leader cut off in a minority while half of the clients talk to it; then healed. */
 export const leaderIsolated: Scenario = {
@@ -457,5 +439,6 @@ export const SCENARIOS: readonly Scenario[] = [
   lossySlowLinks,
   snapshotCatchUp,
   leaderTransfers,
+  membershipChurn,
   mixed,
 ];

@@ -77,6 +77,37 @@ describe('joint consensus (§4.3)', () => {
     expect(leaders[0]).not.toBe('a');
   });
 
+  test('a removed leader whose last entry no voter holds yet transfers to the most up-to-date voter, then steps down', () => {
+    // One entry per AppendEntries, so that C(new) and the entry after it travel apart.
+    const c = new Cluster({ size: 3, config: { entryBytesMax: 1 } });
+    c.elect('a');
+    c.node('a').propose([bytes('x')]);
+    c.deliverAll();
+    const a = c.raft('a');
+    const term = a.term;
+    const joint = c.node('a').proposeConfChange({ voters: ['b', 'c'], learners: [] });
+    const cNew = joint + 1;
+    // The joint entry commits and a appends C(new); the acks for C(new) are lost.
+    c.deliverAll({ drop: (m) => m.type === 'app-resp' && m.index >= cNew });
+    expect(a.membership.outgoing).toEqual([]);
+    expect(a.log.commit).toBe(joint);
+    // An entry after C(new) that does not reach b or c for now.
+    c.node('a').propose([bytes('after')]);
+    const holdAfter = (m: { type: string; entries?: readonly { index: number }[] }) =>
+      m.type === 'app' && (m.entries ?? []).some((e) => e.index > cNew);
+    for (let k = 0; k < 3 && a.log.commit < cNew; k++) c.tick('a', 1, { drop: holdAfter });
+    // C(new) committed while no voter held a's last entry: a hands over instead of leaving.
+    expect(a.log.commit).toBeGreaterThanOrEqual(cNew);
+    expect(a.role).toBe(Role.Leader);
+    expect(['b', 'c']).toContain(a.leadTransferee);
+    expect(() => c.node('a').propose([bytes('refused')])).toThrow(/transferred/);
+    // Once the transferee has the last entry: TimeoutNow, a steps down, the transferee leads.
+    for (let k = 0; k < 3 && c.leaders()[0] === 'a'; k++) c.tick('a', 1);
+    expect(c.leaders()).toEqual([expect.stringMatching(/^[bc]$/)]);
+    expect(c.raft(c.leaders()[0]!).term).toBe(term + 1);
+    expect(a.role).toBe(Role.Follower);
+  });
+
   test('the removed leader hands over with TimeoutNow: a new leader without waiting for a timeout', () => {
     const c = cluster(3, 3);
     const term = c.raft('a').term;

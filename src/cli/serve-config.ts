@@ -10,6 +10,8 @@ export interface ServeConfig {
   readonly clientPort: number;
   readonly peerHost: string;
   readonly peerPort: number;
+  /** The peer address the other members dial (behind NAT or a proxy); --peer-addr when not given. */
+  readonly advertisePeerAddr: string;
   /** Every voter's peer address, this node's included (empty when joining a running cluster). */
   readonly initialCluster: ReadonlyMap<string, { host: string; port: number }>;
   /** Client URLs of a running cluster to join (empty: start or restart a cluster of initialCluster). */
@@ -42,6 +44,8 @@ options:
   --value-bytes-max N            the largest value accepted (default 1048576)
   --lease-reads                  serve consistency=lease reads from a leader lease (default off)
   --join-as-learner              with --join: stay a non-voting learner
+  --advertise-peer-addr HOST:PORT  the peer address other members dial, when it is not --peer-addr
+                                 (a NAT, a port forward, a proxy); it is what --join announces
   --max-clock-drift F            clock-rate difference leases allow for, 0 to 0.5 (default 0.1)
   --config FILE                  read these settings from a JSON file (keys as the flags, e.g. "data-dir")
 
@@ -63,6 +67,7 @@ const FLAGS = [
   'data-dir',
   'client-addr',
   'peer-addr',
+  'advertise-peer-addr',
   'initial-cluster',
   'join',
   'election-timeout-ms',
@@ -104,6 +109,8 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   if (!/^[1-9]\d{0,8}$/.test(id)) throw new ServeConfigError(`--id must be a positive integer, got "${id}"`);
   const client = address('client-addr', required('client-addr'));
   const peer = address('peer-addr', required('peer-addr'));
+  const advertiseText = get('advertise-peer-addr');
+  const advertised = advertiseText === undefined ? peer : address('advertise-peer-addr', advertiseText);
   const join = parseJoin(get('join'));
   const clusterText = get('initial-cluster');
   if (clusterText === undefined && join.length === 0)
@@ -140,6 +147,9 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     clientPort: client.port,
     peerHost: peer.host,
     peerPort: peer.port,
+    advertisePeerAddr: advertised.host.includes(':')
+      ? `[${advertised.host}]:${advertised.port}`
+      : `${advertised.host}:${advertised.port}`,
     initialCluster,
     join,
     joinAsLearner:

@@ -144,7 +144,7 @@ async function joinCluster(
   logger: NodeLogger,
 ): Promise<Map<string, { host: string; port: number }>> {
   const client = new FlotillaClient({ endpoints: cfg.join, attempts: 8 });
-  const peerAddr = hostPort({ host: cfg.peerHost, port: cfg.peerPort });
+  const peerAddr = cfg.advertisePeerAddr;
   const deadline = Date.now() + JOIN_TIMEOUT_MS;
   let view: MembersJson;
   for (;;) {

@@ -19,7 +19,6 @@ import { stablePorts } from './ports.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const SHIM = fileURLToPath(new URL('./peer-listen-shim.ts', import.meta.url));
 
 /** How the cluster is started. */
 export interface ClusterOptions {
@@ -84,7 +83,8 @@ export interface NodeStatusJson {
  * {@link LinkProxy} per ordered pair. Every node advertises one peer address, its
  * {@link PeerIngress}: that is what `--initial-cluster`, a join's POST and so every configuration
  * entry carry. The ingress tells diallers apart by their handshake and hands each connection to
- * the proxy of its link; the process itself listens on another port (peer-listen-shim.ts).
+ * the proxy of its link; the process itself listens on another port (`--peer-addr`, while
+ * `--advertise-peer-addr` names the ingress).
  * Only processes this class started are ever signalled, and only by their PID.
  */
 export class NemesisCluster {
@@ -168,12 +168,8 @@ export class NemesisCluster {
     const how = n.joinVia === undefined ? '' : ` (--join ${n.joinVia.join(',')})`;
     appendFileSync(n.logPath, `--- nemesis: start #${n.starts} of node ${id}${how} ---\n`);
     const fd = openSync(n.logPath, 'a');
-    const args = ['--import', 'tsx', '--import', SHIM, MAIN, 'serve', ...this.serveArgs(n)];
-    const child = spawn(process.execPath, args, {
-      cwd: REPO,
-      stdio: ['ignore', fd, fd],
-      env: { ...process.env, NEMESIS_PEER_LISTEN: `${portOf(n.peerAddr)}=${n.peerPort}` },
-    });
+    const args = ['--import', 'tsx', MAIN, 'serve', ...this.serveArgs(n)];
+    const child = spawn(process.execPath, args, { cwd: REPO, stdio: ['ignore', fd, fd] });
     closeSync(fd);
     n.child = child;
     n.paused = false;
@@ -212,7 +208,8 @@ export class NemesisCluster {
         : ['--join', n.joinVia.join(',')];
     return [
       ...['--id', n.id, '--cluster-id', o.clusterId, '--data-dir', n.dataDir],
-      ...['--client-addr', `127.0.0.1:${n.clientPort}`, '--peer-addr', n.peerAddr],
+      ...['--client-addr', `127.0.0.1:${n.clientPort}`, '--peer-addr', `127.0.0.1:${n.peerPort}`],
+      ...['--advertise-peer-addr', n.peerAddr],
       ...members,
       ...['--election-timeout-ms', String(o.electionTimeoutMs)],
       ...['--heartbeat-interval-ms', String(o.heartbeatIntervalMs)],
@@ -436,10 +433,6 @@ export class NemesisCluster {
       n.child.kill('SIGKILL');
     }
   }
-}
-
-function portOf(hostPort: string): number {
-  return Number(hostPort.slice(hostPort.lastIndexOf(':') + 1));
 }
 
 function linkName(from: string, to: string): string {

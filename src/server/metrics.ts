@@ -18,6 +18,7 @@ export interface ScrapedPeer {
   readonly connected: boolean;
   readonly queuedBytes: number;
   readonly framesSent: number;
+  readonly bytesSent: number;
   readonly framesReceived: number;
   readonly dropped: number;
   readonly reconnects: number;
@@ -371,6 +372,11 @@ export class FlotillaMetrics implements NodeMetrics, ReadMetrics {
       'flotilla_network_peer_sent_frames_total',
       'Frames sent to the peer: Raft messages, forwarded requests and snapshot chunks.',
       (p) => p.framesSent,
+    );
+    peerCounter(
+      'flotilla_network_peer_sent_bytes_total',
+      'Bytes of the frames sent to the peer on this node\u2019s connection (headers included).',
+      (p) => p.bytesSent,
     );
     peerCounter(
       'flotilla_network_peer_received_frames_total',

@@ -57,6 +57,7 @@ export class OutboundLink {
   snapshot: SnapshotSender | undefined;
   framesReceived = 0;
   private framesSent = 0;
+  private bytesSent = 0;
   private writes = 0;
   private dropped = 0;
   private reconnects = 0;
@@ -97,6 +98,7 @@ export class OutboundLink {
       inbound,
       queuedBytes: this.queuedBytes,
       framesSent: this.framesSent,
+      bytesSent: this.bytesSent,
       framesReceived: this.framesReceived,
       writes: this.writes,
       dropped: this.dropped,
@@ -164,6 +166,7 @@ export class OutboundLink {
     const frames = this.queue.take();
     this.writes++;
     this.framesSent += frames.length;
+    for (const f of frames) this.bytesSent += f.length;
     writeFrames(socket, frames);
   }
 

@@ -47,6 +47,8 @@ export interface PeerStats {
   /** Bytes waiting to be sent: our queue plus what the socket has not yet written. */
   readonly queuedBytes: number;
   readonly framesSent: number;
+  /** Bytes of the frames sent on our connection (headers included). */
+  readonly bytesSent: number;
   readonly framesReceived: number;
   /** Socket writes of queued frames: one per flush, however many frames it carried. */
   readonly writes: number;

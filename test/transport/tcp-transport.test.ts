@@ -74,6 +74,8 @@ describe('TcpTransport messaging', () => {
     const after = a!.t.stats().peers.b!;
     expect(after.writes - before.writes).toBe(1);
     expect(after.framesSent - before.framesSent).toBe(N);
+    // 50 appends of 100-byte payloads: at least their payloads went out, in that one write.
+    expect(after.bytesSent - before.bytesSent).toBeGreaterThan(N * 100);
     expect(b!.inbox.slice(1)).toEqual(batch);
   });
 

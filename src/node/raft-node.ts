@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { type FlotillaError, NotLeaderError, TransferInProgressError } from '../raft/errors.js';
 import { LeaseClock, leaseDurationMs } from '../raft/lease.js';
-import { isJoint, isVoter, type Membership, members, snapshotMetaOf } from '../raft/membership.js';
+import { isVoter, snapshotMetaOf } from '../raft/membership.js';
 import type { Message } from '../raft/messages.js';
 import { RawNode, type Ready } from '../raft/raw-node.js';
 import {
@@ -25,7 +25,8 @@ import {
   StoppedError,
 } from './errors.js';
 import { decodeForwardReply, encodeForwardReply, type ResultCodec } from './forward.js';
-import { type MembershipChange, type MembersView, membersView, planChange } from './membership-change.js';
+import type { MembershipChange, MembersView } from './membership-change.js';
+import { MembershipHost } from './membership-host.js';
 import { failureCode, type NodeMetrics } from './node-metrics.js';
 import type { StateMachine } from './state-machine.js';
 import type { NodeTransport } from './transport.js';
@@ -150,6 +151,7 @@ const indexCodec: ResultCodec<number> = {
 export class RaftNode<R> {
   readonly id: NodeId;
   private readonly core: RawNode;
+  private readonly membership: MembershipHost;
   private readonly opts: Required<Omit<RaftNodeOptions<R>, 'rng' | 'logger' | 'addresses' | 'metrics'>> & {
     logger: NodeLogger;
   };
@@ -188,7 +190,6 @@ export class RaftNode<R> {
     };
     this.id = options.id;
     this.metrics = options.metrics;
-    for (const [id, a] of Object.entries(options.addresses ?? {})) this.peerAddresses.set(id, a);
     const storage = options.storage;
     const snap = storage.snapshot();
     this.lastSnapshotIndex = snap?.index ?? 0;
@@ -204,6 +205,16 @@ export class RaftNode<R> {
       applied: index(this.lastSnapshotIndex),
       leaseReads: options.leaseReads ?? false,
     });
+    this.membership = new MembershipHost({
+      id: options.id,
+      core: this.core,
+      transport: options.transport,
+      logger: this.opts.logger,
+      promoteLagMax: this.opts.promoteLagMax,
+      changeTimeoutMs: 10 * this.opts.electionTicks * this.opts.tickMs,
+      addresses: options.addresses,
+      schedule: () => this.schedule(),
+    });
   }
 
   /** Restores the state machine from the latest snapshot, then starts ticking and serving peers. */
@@ -215,7 +226,7 @@ export class RaftNode<R> {
     t.onRequest((from, payload) => this.onForward(from, payload));
     t.onSnapshot((from, meta, chunks) => this.receiveSnapshot(from, meta, chunks));
     await t.start();
-    this.syncPeers();
+    this.membership.beforeReady();
     this.ticker = setInterval(() => {
       this.core.tick();
       this.schedule();
@@ -347,8 +358,7 @@ export class RaftNode<R> {
 
   private async handleReady(rd: Ready): Promise<void> {
     const { storage, transport } = this.opts;
-    // A configuration appended in this Ready may name a new member its messages go to.
-    this.syncPeers();
+    this.membership.beforeReady();
     this.send(rd.messages);
     if (rd.snapshot !== undefined) {
       await this.opts.stateMachine.restore(storage.openSnapshot(rd.snapshot, 0));
@@ -370,9 +380,7 @@ export class RaftNode<R> {
     for (const e of rd.committedEntries) this.apply(e);
     this.core.advance();
     if (this.metrics !== undefined) this.noteLeader(this.metrics);
-    this.syncPeers();
-    this.noteRemoval();
-    this.settleConfChanges();
+    this.membership.afterReady();
     this.releaseReads(rd);
     this.wakeAppliedWaiters();
     if (rd.role !== Role.Leader) this.rejectQueued();
@@ -630,12 +638,7 @@ export class RaftNode<R> {
    * leader each member's `match` says how far its log is known to reach.
    */
   members(): MembersView {
-    const r = this.core.raft;
-    const leader = r.role === Role.Leader;
-    return membersView(this.core.membership(), {
-      match: (id) => (!leader ? undefined : id === this.id ? r.log.lastIndex() : r.progress.get(id)?.match),
-      active: (id) => (!leader ? undefined : id === this.id || r.progress.get(id)?.isActive() === true),
-    });
+    return this.membership.members();
   }
 
   /**
@@ -647,128 +650,9 @@ export class RaftNode<R> {
    * Called on a follower, the request goes to the leader.
    */
   async changeMembership(change: MembershipChange): Promise<MembersView> {
-    const r = this.core.raft;
-    if (r.role !== Role.Leader) {
-      const body = new TextEncoder().encode(JSON.stringify(change));
-      return decodeForwardReply(await this.askLeader(FORWARD_CONF_CHANGE, body), membersCodec);
-    }
-    const target = planChange(
-      this.core.membership(),
-      change,
-      {
-        self: this.id,
-        lastIndex: r.log.lastIndex(),
-        changeInFlight:
-          r.log.configs.latestIndex() > r.log.commit ||
-          isJoint(this.core.membership()) ||
-          r.log.term(r.log.commit) !== r.term,
-        active: (id) => r.progress.get(id)?.isActive() === true,
-        match: (id) => r.progress.get(id)?.match ?? 0,
-      },
-      this.opts.promoteLagMax,
-    );
-    const at = this.core.proposeConfChange(target);
-    this.opts.logger.info(`configuration change ${JSON.stringify(change)} proposed at index ${at}`);
-    this.schedule();
-    const timeoutMs = 10 * this.opts.electionTicks * this.opts.tickMs;
-    return new Promise<MembersView>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.confWaiters.delete(waiter);
-        reject(new OutcomeUnknownError(`the configuration change at index ${at} has not committed yet`));
-      }, timeoutMs);
-      const waiter = { at, term: r.term, resolve, reject, timer };
-      this.confWaiters.add(waiter);
-    });
-  }
-
-  private readonly confWaiters = new Set<{
-    at: Index;
-    term: Term;
-    resolve: (v: MembersView) => void;
-    reject: (e: Error) => void;
-    timer: NodeJS.Timeout;
-  }>();
-
-  /** A change is done when its entry and every configuration after it (C(new)) have committed. */
-  private settleConfChanges(): void {
-    if (this.confWaiters.size === 0) return;
-    const r = this.core.raft;
-    const settled = r.log.configs.latestIndex() <= r.log.commit && !isJoint(this.core.membership());
-    for (const w of this.confWaiters) {
-      let outcome: 'done' | 'dropped' | 'unknown' | undefined;
-      if (r.log.commit >= w.at) {
-        const t = r.log.firstIndex() <= w.at ? r.log.term(w.at) : undefined;
-        if (t !== undefined && t !== w.term) outcome = 'dropped';
-        else if (settled) outcome = 'done';
-      } else if (r.term !== w.term) {
-        outcome = 'unknown';
-      }
-      if (outcome === undefined) continue;
-      this.confWaiters.delete(w);
-      clearTimeout(w.timer);
-      if (outcome === 'done') w.resolve(this.members());
-      else if (outcome === 'dropped') w.reject(new ProposalDroppedError(w.at));
-      else w.reject(new OutcomeUnknownError('leadership changed before the configuration change committed'));
-    }
-  }
-
-  /** Peer addresses this node has given its transport, by id. */
-  private readonly peerAddresses = new Map<NodeId, string>();
-  private peersSyncedFor: Membership | undefined;
-  /** This node has been listed by a configuration it knows (to say once when it is removed). */
-  private wasMember = false;
-
-  /**
-   * Keeps the transport's peers in step with the configuration: a member's address is added (or
-   * updated) as soon as a configuration naming it is appended. Removed members are dropped only by
-   * the leader once the change has committed: a follower catching up replays old configurations,
-   * and dropping a peer it still needs (its leader) could cut it off.
-   */
-  private syncPeers(): void {
-    const m = this.core.membership();
-    const r = this.core.raft;
-    if (m === this.peersSyncedFor && r.role !== Role.Leader) return;
-    this.peersSyncedFor = m;
-    const t = this.opts.transport;
-    const wanted = new Set(members(m));
-    for (const [id, address] of Object.entries(m.addresses ?? {})) {
-      if (id === this.id || !wanted.has(id) || this.peerAddresses.get(id) === address) continue;
-      this.peerAddresses.set(id, address);
-      try {
-        t.setPeer?.(id, address);
-      } catch (err) {
-        // An address the transport cannot use must not stop the node; the operator can fix it.
-        this.opts.logger.warn(
-          `peer ${id}: cannot use address ${JSON.stringify(address)}: ${(err as Error).message}`,
-        );
-      }
-    }
-    if (r.role !== Role.Leader || r.log.configs.latestIndex() > r.log.commit) return;
-    for (const id of [...this.peerAddresses.keys()]) {
-      if (wanted.has(id)) continue;
-      this.peerAddresses.delete(id);
-      t.removePeer?.(id);
-      this.opts.logger.info(`node ${id} left the configuration; its peer connection is closed`);
-    }
-  }
-
-  /**
-   * Says once when a committed configuration no longer lists this node. A removed node is
-   * harmless (it neither campaigns nor counts), but its operator should stop it: its peers refuse
-   * its connections from now on.
-   */
-  private noteRemoval(): void {
-    const m = this.core.membership();
-    if (isVoter(m, this.id) || m.learners.includes(this.id)) {
-      this.wasMember = true;
-      return;
-    }
-    const configs = this.core.raft.log.configs;
-    if (!this.wasMember || configs.latestIndex() > this.core.raft.log.commit) return;
-    this.wasMember = false;
-    this.opts.logger.warn(
-      `node ${this.id} was removed from the cluster (the configuration at index ${configs.latestIndex()} has committed): stop this process`,
-    );
+    if (this.core.raft.role === Role.Leader) return this.membership.propose(change);
+    const body = new TextEncoder().encode(JSON.stringify(change));
+    return decodeForwardReply(await this.askLeader(FORWARD_CONF_CHANGE, body), membersCodec);
   }
 
   private mostUpToDateFollower(): NodeId | undefined {
@@ -871,6 +755,7 @@ export class RaftNode<R> {
   }
 
   private failAll(err: Error): void {
+    this.membership.failAll(err);
     for (const q of this.queue.splice(0)) q.reject(err);
     for (const r of this.reads.values()) r.reject(err);
     this.reads.clear();

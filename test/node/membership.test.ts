@@ -156,3 +156,16 @@ describe('membership changes on RaftNode', () => {
     expect(said).toHaveLength(1);
   });
 });
+
+test('a change still waiting to commit when the node stops is answered at once: outcome unknown', async () => {
+  cluster = localCluster();
+  const c = await startAll(cluster);
+  const leader = c.leader()!;
+  await leader.propose(bytes('w'));
+  for (const n of c.nodes.values()) if (n !== leader) c.net.isolate(n.id);
+  const pending = leader
+    .changeMembership({ type: 'add', id: '4', address: 'local:4', learner: true })
+    .catch((e: unknown) => e);
+  await leader.stop();
+  expect(await pending).toMatchObject({ code: 'ERR_TIMEOUT' });
+});

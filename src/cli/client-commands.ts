@@ -28,6 +28,7 @@ example: flotilla leader transfer --to 2`,
        flotilla member add ID PEER_ADDR          (a voter at once)
        flotilla member add-learner ID PEER_ADDR  (a non-voting member; promote it once caught up)
        flotilla member promote ID
+       flotilla member update ID PEER_ADDR       (the member moved: peers dial PEER_ADDR)
        flotilla member remove ID
        [--endpoints URLS]
 
@@ -150,6 +151,10 @@ async function member(client: FlotillaClient, args: readonly string[]): Promise<
       if (needId()) return usage('member', 'member promote needs ID');
       print(await client.promoteMember(id));
       return 0;
+    case 'update':
+      if (needId() || peerAddr === undefined) return usage('member', 'member update needs ID and PEER_ADDR');
+      print(await client.updateMember(id, peerAddr));
+      return 0;
     case 'remove':
       if (needId()) return usage('member', 'member remove needs ID');
       print(await client.removeMember(id));
@@ -157,7 +162,7 @@ async function member(client: FlotillaClient, args: readonly string[]): Promise<
     default:
       return usage(
         'member',
-        `member subcommands: list, add, add-learner, promote, remove (not ${sub ?? 'nothing'})`,
+        `member subcommands: list, add, add-learner, promote, update, remove (not ${sub ?? 'nothing'})`,
       );
   }
 }

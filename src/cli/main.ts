@@ -12,7 +12,7 @@ commands:
   cluster    run a local N-node cluster          (flotilla cluster --help)
   put KEY VALUE / get KEY / del KEY / ls [PREFIX] / status / leader transfer [--to ID]
              talk to a cluster                   (flotilla put --help, ...)
-  member list|add|add-learner|promote|remove
+  member list|add|add-learner|promote|update|remove
              change who is in the cluster        (flotilla member --help)
   check HISTORY.jsonl
              check a client history for linearizability

@@ -186,6 +186,11 @@ export class FlotillaClient {
     return this.change('POST', `/v1/members/${id}/promote`);
   }
 
+  /** Records that member `id` moved: its peers dial `peerAddr` from now on. */
+  async updateMember(id: number, peerAddr: string): Promise<MembersJson> {
+    return this.change('PUT', `/v1/members/${id}`, JSON.stringify({ peerAddr }));
+  }
+
   /** Removes member `id` (the leader too: it leads until the change commits, then steps down). */
   async removeMember(id: number): Promise<MembersJson> {
     return this.change('DELETE', `/v1/members/${id}`);

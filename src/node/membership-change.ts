@@ -6,7 +6,9 @@ import type { NodeId } from '../raft/types.js';
 export type MembershipChange =
   | { readonly type: 'add'; readonly id: NodeId; readonly address: string; readonly learner: boolean }
   | { readonly type: 'promote'; readonly id: NodeId }
-  | { readonly type: 'remove'; readonly id: NodeId };
+  | { readonly type: 'remove'; readonly id: NodeId }
+  /** A member moved: its peers dial `address` from now on (etcd's `member update`). */
+  | { readonly type: 'update'; readonly id: NodeId; readonly address: string };
 
 /** A member as the API lists it. */
 export interface MemberView {
@@ -123,6 +125,15 @@ export function planChange(
       if (voters.includes(change.id)) voters.splice(voters.indexOf(change.id), 1);
       else learners.splice(learners.indexOf(change.id), 1);
       delete addresses[change.id];
+      break;
+    case 'update':
+      if (!isMember) throw new UnknownMemberError(change.id, 'a member');
+      if (change.address === '')
+        throw new ConfChangeError('ERR_BAD_CONF_CHANGE', `node ${change.id} needs a peer address`);
+      if (addresses[change.id] === change.address) {
+        throw new ConfChangeError('ERR_BAD_CONF_CHANGE', `node ${change.id} is at ${change.address} already`);
+      }
+      addresses[change.id] = change.address;
       break;
   }
   const caughtUp = (id: NodeId) =>

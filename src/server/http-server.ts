@@ -4,7 +4,7 @@ import { KEY_BYTES_MAX, type KeyValue, type KvResult } from '../kv/types.js';
 import { NONE } from '../raft/types.js';
 import { HttpError, httpErrorOf } from './http-errors.js';
 import type { Consistency, KvService, WriteOptions } from './kv-service.js';
-import { membersBody, parseAddBody, parseMemberId, runChange } from './members-routes.js';
+import { membersBody, parseAddBody, parseMemberId, parsePeerAddr, runChange } from './members-routes.js';
 import type { FlotillaMetrics } from './metrics.js';
 import { routeClassOf } from './route-class.js';
 
@@ -180,7 +180,8 @@ export class HttpServer {
 
   /**
    * GET /v1/members; POST /v1/members {"id","peerAddr","learner"?}; POST /v1/members/{id}/promote;
-   * DELETE /v1/members/{id}. A change answers once it has committed (docs/membership.md).
+   * PUT /v1/members/{id} {"peerAddr"}; DELETE /v1/members/{id}. A change answers once it has
+   * committed (docs/membership.md).
    */
   private async membersRoute(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     const node = this.opts.service.node;
@@ -191,17 +192,7 @@ export class HttpServer {
     if (rest.length === 0) {
       if (req.method === 'GET') return this.json(res, 200, membersBody(node.members(), node.status().leader));
       if (req.method !== 'POST') throw new HttpError(405, 'ERR_METHOD_NOT_ALLOWED', 'use GET or POST');
-      const body = await readBody(req, 4096, false);
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(decoder.decode(body));
-      } catch {
-        throw new HttpError(
-          400,
-          'ERR_BAD_REQUEST',
-          'the body must be JSON like {"id": 4, "peerAddr": "127.0.0.1:7104"}',
-        );
-      }
+      const parsed = jsonBody(await readBody(req, 4096, false), '{"id": 4, "peerAddr": "127.0.0.1:7104"}');
       return this.json(res, 200, await runChange(node, parseAddBody(parsed)));
     }
     const id = parseMemberId(rest[0]);
@@ -210,8 +201,12 @@ export class HttpServer {
       return this.json(res, 200, await runChange(node, { type: 'promote', id }));
     }
     if (rest.length === 1) {
-      if (req.method !== 'DELETE') throw new HttpError(405, 'ERR_METHOD_NOT_ALLOWED', 'use DELETE');
-      return this.json(res, 200, await runChange(node, { type: 'remove', id }));
+      if (req.method === 'DELETE') return this.json(res, 200, await runChange(node, { type: 'remove', id }));
+      if (req.method !== 'PUT') throw new HttpError(405, 'ERR_METHOD_NOT_ALLOWED', 'use PUT or DELETE');
+      const address = parsePeerAddr(
+        jsonBody(await readBody(req, 4096, false), '{"peerAddr": "10.0.0.4:7104"}').peerAddr,
+      );
+      return this.json(res, 200, await runChange(node, { type: 'update', id, address }));
     }
     throw new HttpError(404, 'ERR_NOT_FOUND', `no route for ${req.method} ${path}; see docs/api.md`);
   }
@@ -382,6 +377,20 @@ function writeOptions(req: IncomingMessage, put: boolean): WriteOptions {
 }
 
 /** Reads the request body, refusing more than `max` bytes (after base64 decoding when asked). */
+/** A JSON object body, or 400 with an example of the expected shape. */
+function jsonBody(body: Uint8Array, example: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(decoder.decode(body));
+  } catch {
+    parsed = undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new HttpError(400, 'ERR_BAD_REQUEST', `the body must be a JSON object like ${example}`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
 async function readBody(req: IncomingMessage, max: number, base64: boolean): Promise<Uint8Array> {
   const limit = base64 ? Math.ceil((max * 4) / 3) + 4 : max;
   const declared = Number(req.headers['content-length'] ?? 0);

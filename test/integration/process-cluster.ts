@@ -36,7 +36,8 @@ export async function until(
 export interface NodeProc {
   readonly id: string;
   readonly clientUrl: string;
-  readonly peerPort: number;
+  /** Its --peer-addr port (move() changes it for the next start). */
+  peerPort: number;
   /** Started with --join URL (a node added to the running cluster) instead of --initial-cluster. */
   readonly join?: string;
   child: ChildProcess | undefined;
@@ -146,6 +147,11 @@ export class ProcessCluster {
       child.once('exit', () => resolve());
       child.kill('SIGKILL');
     });
+  }
+
+  /** The next start of `id` listens for peers on `peerPort` (the member moved). */
+  move(id: string, peerPort: number): void {
+    this.node(id).peerPort = peerPort;
   }
 
   /** SIGTERM: the node shuts down in order (a leader hands over first); resolves once it exited. */

@@ -63,7 +63,7 @@ describe('/v1/members', () => {
     const voter = await call(follower.url, 'POST', '/v1/members/2/promote');
     expect(voter.status).toBe(400);
     expect(voter.json).toMatchObject({ code: 'ERR_BAD_CONF_CHANGE' });
-    expect((await call(follower.url, 'PUT', '/v1/members/2')).status).toBe(405);
+    expect((await call(follower.url, 'PATCH', '/v1/members/2')).status).toBe(405);
   });
 
   test('the client adds a learner and removes it (asked at a follower, done by the leader)', async () => {
@@ -84,5 +84,21 @@ describe('/v1/members', () => {
     const removed = await client.removeMember(4);
     expect(removed.members.map((m) => m.id)).toEqual([1, 2, 3]);
     expect((await client.members()).members).toHaveLength(3);
+  });
+
+  test('PUT /v1/members/{id} records a member\u2019s new peer address; refusals are clear', async () => {
+    const moved = await call(follower.url, 'PUT', '/v1/members/3', '{"peerAddr": "127.0.0.1:7999"}');
+    expect(moved.status).toBe(200);
+    expect(moved.json.members.find((m: { id: number }) => m.id === 3).peerAddr).toBe('127.0.0.1:7999');
+    const same = await call(follower.url, 'PUT', '/v1/members/3', '{"peerAddr": "127.0.0.1:7999"}');
+    expect(same.status).toBe(400);
+    expect(same.json.message).toMatch(/already/);
+    expect((await call(follower.url, 'PUT', '/v1/members/9', '{"peerAddr": "h:1"}')).status).toBe(404);
+    expect((await call(follower.url, 'PUT', '/v1/members/3', '{"peerAddr": "nope"}')).status).toBe(400);
+    expect((await call(follower.url, 'PUT', '/v1/members/3', '[]')).status).toBe(400);
+    // The cluster goes on (in this process peers are reached by id, not address).
+    const client = new FlotillaClient({ endpoints: [leader.url] });
+    await client.put('after-move', 'x');
+    await client.updateMember(3, 'local:3');
   });
 });

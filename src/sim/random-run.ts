@@ -1,5 +1,5 @@
 import { members } from '../raft/membership.js';
-import { NONE, type NodeId } from '../raft/types.js';
+import { NONE, type NodeId, Role } from '../raft/types.js';
 import type { ClientOp } from './client-history.js';
 import { Cluster, type ClusterOptions, SimulationFailure } from './cluster.js';
 import { formatMs } from './format.js';
@@ -463,7 +463,15 @@ function describeNodes(c: Cluster, ids: readonly NodeId[]): string {
     .map((id) => {
       const n = c.node(id);
       const r = n.raw?.raft;
-      return `${id}: ${r?.role ?? 'down'} t${r?.term} last=${n.lastIndex()} commit=${n.commit()} applied=${n.applied.length}`;
+      const lead = r === undefined || r.lead === NONE || r.role === Role.Leader ? '' : ` lead=${r.lead}`;
+      const line = `${id}: ${r?.role ?? 'down'} t${r?.term}${lead} last=${n.lastIndex()} commit=${n.commit()} applied=${n.applied.length}`;
+      if (r === undefined || r.role !== Role.Leader) return line;
+      // What the leader thinks of each member: most stuck runs are explained here.
+      const m = n.raw!.membership();
+      const progress = [...r.progress]
+        .map(([p, pr]) => `${p}=${pr.state}:${pr.match}/${pr.next}${pr.probeSent ? '*' : ''}`)
+        .join(',');
+      return `${line} config={voters ${m.voters.join(',')}${m.outgoing.length > 0 ? ` outgoing ${m.outgoing.join(',')}` : ''} learners ${m.learners.join(',') || '-'}} progress={${progress}}`;
     })
     .join('; ');
 }

@@ -124,7 +124,12 @@ async function handOver(node: RaftNode<KvResult>, logger: NodeLogger): Promise<v
     const to = await node.transferLeadership();
     logger.info(`handed leadership to node ${to} before stopping`);
   } catch (err) {
-    logger.warn(`could not hand leadership over before stopping: ${(err as Error).message}`);
+    // The other voters may be stopping too (a whole cluster stopped at once): stop regardless.
+    const why =
+      (err as { code?: string }).code === 'ERR_TIMEOUT'
+        ? 'no voter took over in time'
+        : (err as Error).message;
+    logger.info(`stopping without handing leadership over (${why})`);
   }
 }
 

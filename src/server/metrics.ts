@@ -234,6 +234,21 @@ export class FlotillaMetrics implements NodeMetrics, ReadMetrics {
     );
     const self = this;
     new Gauge({
+      name: 'flotilla_raft_member_lag_entries',
+      help: 'On the leader: log entries each member lacks (the leader\u2019s last index minus its match); absent elsewhere.',
+      labelNames: ['member'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        const view = self.node?.members();
+        const me = view?.members.find((m) => m.id === self.node?.status().id);
+        if (view === undefined || me?.match === undefined) return;
+        for (const m of view.members) {
+          if (m.id !== me.id && m.match !== undefined) this.set({ member: m.id }, me.match - m.match);
+        }
+      },
+    });
+    new Gauge({
       name: 'flotilla_node_info',
       help: 'Always 1; the id label names this node.',
       labelNames: ['id'],

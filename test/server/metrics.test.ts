@@ -137,6 +137,14 @@ describe('GET /metrics on a three-node KV cluster with durable storage', () => {
       expect(one(s, 'flotilla_proposals_pending')).toBe(0);
     }
     const onLeader = scrapes[cluster.nodes.indexOf(leader)]!;
+    // The leader reports each other member's lag (small: they are caught up); followers none.
+    for (const n of cluster.nodes) {
+      if (n === leader) continue;
+      expect(one(onLeader, 'flotilla_raft_member_lag_entries', { member: n.id })).toBeLessThanOrEqual(PUTS);
+    }
+    for (const [k, s] of scrapes.entries()) {
+      if (cluster.nodes[k] !== leader) expect(values(s, 'flotilla_raft_member_lag_entries')).toEqual([]);
+    }
     expect(one(onLeader, 'flotilla_raft_read_index_rounds_total')).toBeGreaterThanOrEqual(1);
     expect(one(onLeader, 'flotilla_raft_read_index_reads_total')).toBeGreaterThanOrEqual(
       one(onLeader, 'flotilla_raft_read_index_rounds_total'),

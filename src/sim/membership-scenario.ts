@@ -143,13 +143,8 @@ export function runRemovedNodeScenario(o: RemovedNodeOptions): RemovedNodeReport
   };
 }
 
-/**
- * A one-voter cluster {a} adds b as a voter directly, and a crashes before b has received the
- * joint entry. Once a restarts, electing anyone needs votes of a majority of both {a} and {a, b},
- * so b's vote — which b, started with no configuration, must give on a's log alone (it once
- * refused candidates its own configuration did not list). Returns whether a leader is elected within `timeouts` election timeouts.
- */
-export function directVoterAddElects(seed: number, timeouts = 30): boolean {
+/** Two slots, a the only voter and leading with its first entry committed; b has no configuration. */
+function soloLeader(seed: number): Cluster {
   const c = new Cluster({
     seed,
     ids: ['a', 'b'],
@@ -162,6 +157,18 @@ export function directVoterAddElects(seed: number, timeouts = 30): boolean {
     c.runUntil(() => c.leader() === 'a' && c.node('a').commit() >= 1, 20 * ELECTION_TIMEOUT_MS),
     'a to lead',
   );
+  return c;
+}
+
+/**
+ * A one-voter cluster {a} adds b as a voter directly, and a crashes before b has received the
+ * joint entry. Once a restarts, electing anyone needs votes of a majority of both {a} and {a, b},
+ * so b's vote — which b, started with no configuration, must give on a's log alone (it once
+ * refused candidates its own configuration did not list). Returns whether a leader is elected
+ * within `timeouts` election timeouts.
+ */
+export function directVoterAddElects(seed: number, timeouts = 30): boolean {
+  const c = soloLeader(seed);
   c.partition(['a'], ['b']);
   const joint = c.proposeConfChange('a', { voters: ['a', 'b'], learners: [] });
   must(
@@ -180,22 +187,11 @@ export function directVoterAddElects(seed: number, timeouts = 30): boolean {
  * A one-voter cluster {a} replaces a by b. The joint entry commits (b holds it), a appends
  * C(new) = {b} and crashes before b has received it. Now b needs a's vote (a is the outgoing half
  * of b's joint configuration) but a's log is longer, so a — not a voter of its own latest,
- * uncommitted configuration — must campaign itself (thesis §4.2.2); it once never did. Returns whether a leader
- * is elected within `timeouts` election timeouts.
+ * uncommitted configuration — must campaign itself (thesis §4.2.2); it once never did. Returns
+ * whether a leader is elected within `timeouts` election timeouts.
  */
 export function removedLeaderElects(seed: number, timeouts = 30): boolean {
-  const c = new Cluster({
-    seed,
-    ids: ['a', 'b'],
-    voters: ['a'],
-    tickMs: TICK_MS,
-    electionTicks: ELECTION_TICKS,
-  });
-  must(
-    c,
-    c.runUntil(() => c.leader() === 'a' && c.node('a').commit() >= 1, 20 * ELECTION_TIMEOUT_MS),
-    'a to lead',
-  );
+  const c = soloLeader(seed);
   c.proposeConfChange('a', { voters: ['b'], learners: [] });
   // The joint entry commits; in that same event a appends C(new): cut b off before it arrives.
   must(

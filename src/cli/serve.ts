@@ -51,9 +51,7 @@ export async function startNode(
   if (cfg.join.length > 0 && fresh) {
     peers = await joinCluster(cfg, logger);
   } else if (cfg.join.length > 0) {
-    logger.info(
-      'the data folder holds this node\u2019s log: restarting as a member (--join is not asked again)',
-    );
+    logger.info('the data folder holds this node\u2019s log: restarting from it');
   }
   const transport = new TcpTransport({
     clusterId: cfg.clusterId,
@@ -97,6 +95,7 @@ export async function startNode(
     metrics,
   });
   await node.start();
+  if (cfg.join.length > 0 && !fresh) rejoinIfRemoved(cfg, transport, logger);
   const addr = await http.start();
   logger.info(
     `serving clients on http://${addr.host}:${addr.port}, peers on ${cfg.peerHost}:${cfg.peerPort}, data in ${join(cfg.dataDir)}`,
@@ -184,6 +183,32 @@ async function joinCluster(
     peers.set(String(m.id), address('join', m.peerAddr));
   }
   return peers;
+}
+
+/**
+ * A joined node restarted from its data folder asks the cluster whether it is still a member. Its
+ * own log cannot tell: a removed node never receives the C(new) that drops it (the leader stops
+ * replicating to it first). If the cluster no longer lists it, it asks to be added again and
+ * catches up from the log it has, as any lagging follower. Best effort, in the background: a
+ * cluster that cannot be reached (all of it restarting at once) is not asked, and the node runs on.
+ */
+function rejoinIfRemoved(cfg: ServeConfig, transport: TcpTransport, logger: NodeLogger): void {
+  void (async () => {
+    const known = await new FlotillaClient({ endpoints: cfg.join, attempts: 3 })
+      .members()
+      .catch(() => undefined);
+    if (known === undefined) {
+      logger.info(`could not ask ${cfg.join.join(',')} whether node ${cfg.id} is still a member; running on`);
+      return;
+    }
+    if (known.members.some((m) => String(m.id) === cfg.id)) return;
+    logger.info(`node ${cfg.id} is no longer a member of the cluster: asking to be added again`);
+    try {
+      for (const [id, a] of await joinCluster(cfg, logger)) transport.setPeer(id, a);
+    } catch (err) {
+      logger.error(`could not join the cluster again: ${(err as Error).message}`);
+    }
+  })();
 }
 
 /**

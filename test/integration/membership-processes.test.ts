@@ -134,4 +134,32 @@ describe('membership changes on real processes under load', () => {
       `node ${mover} to catch up at its new address`,
     );
   }, 60_000);
+
+  test('a removed node restarted with its old data folder and --join is added again and catches up', async () => {
+    const leader = await cluster.waitLeader(20_000);
+    const view = await client.members();
+    const removed = view.members.map((m) => String(m.id)).find((id) => id !== leader)!;
+    const before = view.members.filter((m) => !m.learner).map((m) => String(m.id));
+    await client.removeMember(Number(removed));
+    await cluster.terminate(removed);
+    await client.put('while-out', 'z');
+    // Same id, same address, the data folder it had (whose log still lists it: the leader
+    // stopped replicating to it before the C(new) that drops it).
+    cluster.node(removed).join = cluster.node(leader).clientUrl;
+    cluster.start(removed);
+    await untilVoters(before, `node ${removed} to be a voter again`);
+    expect(cluster.node(removed).stderr).toMatch(
+      /no longer a member of the cluster: asking to be added again/,
+    );
+    const there = new FlotillaClient({
+      endpoints: [cluster.node(removed).clientUrl],
+      timeoutMs: 2000,
+      attempts: 3,
+    });
+    await until(
+      async () => (await there.get('while-out').catch(() => undefined))?.value === 'z',
+      30_000,
+      `node ${removed} to catch up`,
+    );
+  }, 90_000);
 });

@@ -39,7 +39,7 @@ export interface NodeProc {
   /** Its --peer-addr port (move() changes it for the next start). */
   peerPort: number;
   /** Started with --join URL (a node added to the running cluster) instead of --initial-cluster. */
-  readonly join?: string;
+  join?: string;
   child: ChildProcess | undefined;
   stderr: string;
 }

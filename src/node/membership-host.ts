@@ -106,6 +106,8 @@ export class MembershipHost {
 
   /** The node stops or fails: changes still waiting get `err` (they may yet commit). */
   failAll(err: Error): void {
+    for (const timer of this.removals.values()) clearTimeout(timer);
+    this.removals.clear();
     for (const w of this.waiters) {
       clearTimeout(w.timer);
       w.reject(err);
@@ -139,8 +141,9 @@ export class MembershipHost {
   /**
    * Keeps the transport's peers in step with the configuration: a member's address is added (or
    * updated) as soon as a configuration naming it is appended. Removed members are dropped only by
-   * the leader once the change has committed: a follower catching up replays old configurations,
-   * and dropping a peer it still needs (its leader) could cut it off.
+   * the leader, an election timeout after the change has committed (its last messages to them
+   * leave first): a follower catching up replays old configurations, and dropping a peer it still
+   * needs (its leader) could cut it off.
    */
   private syncPeers(): void {
     const m = this.o.core.membership();
@@ -162,13 +165,23 @@ export class MembershipHost {
       }
     }
     if (r.role !== Role.Leader || r.log.configs.latestIndex() > r.log.commit) return;
-    for (const id of [...this.peerAddresses.keys()]) {
-      if (wanted.has(id)) continue;
-      this.peerAddresses.delete(id);
-      t.removePeer?.(id);
-      this.o.logger.info(`node ${id} left the configuration; its peer connection is closed`);
+    for (const id of this.peerAddresses.keys()) {
+      if (wanted.has(id) || this.removals.has(id)) continue;
+      // Not at once: the leader's last word to it (the commit index of the change that drops it)
+      // is still queued on that connection.
+      const timer = setTimeout(() => {
+        this.removals.delete(id);
+        if (members(this.o.core.membership()).includes(id)) return; // added back meanwhile
+        this.peerAddresses.delete(id);
+        t.removePeer?.(id);
+        this.o.logger.info(`node ${id} left the configuration; its peer connection is closed`);
+      }, this.o.changeTimeoutMs / 10);
+      this.removals.set(id, timer);
     }
   }
+
+  /** Peers to be dropped from the transport once the leader's last messages to them have left. */
+  private readonly removals = new Map<NodeId, NodeJS.Timeout>();
 
   /**
    * Says once when a committed configuration no longer lists this node. A removed node is

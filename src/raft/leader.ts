@@ -263,6 +263,10 @@ export function appendConfig(r: Raft, next: Membership): Index {
 function syncProgress(r: Raft): void {
   const wanted = new Set(members(r.membership));
   wanted.add(r.id);
+  // Until the newest configuration commits, the members it drops still get the log: that is how
+  // they learn of their removal (once it commits, afterConfigCommit tells them the commit index).
+  const latest = r.log.configs.latestIndex();
+  if (latest > r.log.commit) for (const id of members(r.log.configs.at(index(latest - 1)))) wanted.add(id);
   for (const id of r.progress.keys()) if (!wanted.has(id)) r.progress.delete(id);
   const next = index(r.log.lastIndex() + 1);
   for (const id of wanted) {
@@ -278,6 +282,12 @@ function syncProgress(r: Raft): void {
 function afterConfigCommit(r: Raft): void {
   const m = r.membership;
   if (r.log.configs.latestIndex() > r.log.commit || r.role !== Role.Leader) return;
+  // Members the committed configuration dropped hear the commit index once more, then no more.
+  const dropped = [...r.progress.keys()].filter((id) => id !== r.id && !members(m).includes(id));
+  if (dropped.length > 0) {
+    for (const id of dropped) sendAppend(r, id, r.progress.get(id)!, true);
+    syncProgress(r);
+  }
   if (isJoint(m)) {
     const next: Membership = { voters: m.voters, outgoing: [], learners: m.learners };
     appendConfig(

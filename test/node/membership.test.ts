@@ -169,3 +169,15 @@ test('a change still waiting to commit when the node stops is answered at once: 
   await leader.stop();
   expect(await pending).toMatchObject({ code: 'ERR_TIMEOUT' });
 });
+
+test('a removed follower learns of its removal (it receives the C(new) that drops it) and says so once', async () => {
+  cluster = localCluster();
+  const c = await startAll(cluster);
+  const leader = c.leader()!;
+  await leader.propose(bytes('w'));
+  const gone = [...c.nodes.values()].find((n) => n !== leader)!;
+  await leader.changeMembership({ type: 'remove', id: gone.id });
+  const said = () => c.warnings.get(gone.id)!.filter((w) => w.includes('was removed from the cluster'));
+  await waitFor(() => said().length === 1, 2000, 'the removed follower to say it was removed');
+  expect(gone.members().members.map((m) => m.id)).not.toContain(gone.id);
+});

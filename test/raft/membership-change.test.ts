@@ -65,6 +65,23 @@ describe('joint consensus (§4.3)', () => {
     expect(() => c.node('a').proposeConfChange({ voters: [], learners: [] })).toThrow(/at least one voter/);
   });
 
+  test('a removed follower receives C(new) and its commit, so it knows it was removed; then the leader forgets it', () => {
+    const c = cluster(3, 3);
+    c.node('a').proposeConfChange({ voters: ['a', 'b'], learners: [] });
+    c.deliverAll();
+    const a = c.raft('a');
+    expect(a.membership).toEqual({ voters: ['a', 'b'], outgoing: [], learners: [] });
+    // c holds C(new), committed: it is no voter of anything it knows, and never campaigns.
+    const removed = c.raft('c');
+    expect(removed.membership.voters).toEqual(['a', 'b']);
+    expect(removed.log.commit).toBe(a.log.commit);
+    expect([...a.progress.keys()].sort()).toEqual(['a', 'b']);
+    const term = removed.term;
+    c.tick('c', 50);
+    expect(removed.term).toBe(term);
+    expect(removed.role).toBe(Role.Follower);
+  });
+
   test('a removed leader leads until C(new) commits, then steps down; the rest elect a leader', () => {
     const c = cluster(3, 3);
     c.node('a').proposeConfChange({ voters: ['b', 'c'], learners: [] });

@@ -187,8 +187,8 @@ async function joinCluster(
 
 /**
  * A joined node restarted from its data folder asks the cluster whether it is still a member. Its
- * own log cannot tell: a removed node never receives the C(new) that drops it (the leader stops
- * replicating to it first). If the cluster no longer lists it, it asks to be added again and
+ * own log cannot always tell: a node removed while it was down (or cut off) never received the
+ * change that dropped it. If the cluster no longer lists it, it asks to be added again and
  * catches up from the log it has, as any lagging follower. Best effort, in the background: a
  * cluster that cannot be reached (all of it restarting at once) is not asked, and the node runs on.
  */

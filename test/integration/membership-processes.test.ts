@@ -143,8 +143,7 @@ describe('membership changes on real processes under load', () => {
     await client.removeMember(Number(removed));
     await cluster.terminate(removed);
     await client.put('while-out', 'z');
-    // Same id, same address, the data folder it had (whose log still lists it: the leader
-    // stopped replicating to it before the C(new) that drops it).
+    // Same id, same address, the data folder it had.
     cluster.node(removed).join = cluster.node(leader).clientUrl;
     cluster.start(removed);
     await untilVoters(before, `node ${removed} to be a voter again`);

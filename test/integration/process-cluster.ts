@@ -139,14 +139,7 @@ export class ProcessCluster {
 
   /** SIGKILL: no chance to flush anything that was not already fsynced. */
   kill9(id: string): Promise<void> {
-    const p = this.node(id);
-    const child = p.child;
-    p.child = undefined;
-    if (child === undefined || child.exitCode !== null) return Promise.resolve();
-    return new Promise((resolve) => {
-      child.once('exit', () => resolve());
-      child.kill('SIGKILL');
-    });
+    return this.end(id, 'SIGKILL');
   }
 
   /** The next start of `id` listens for peers on `peerPort` (the member moved). */
@@ -156,13 +149,18 @@ export class ProcessCluster {
 
   /** SIGTERM: the node shuts down in order (a leader hands over first); resolves once it exited. */
   terminate(id: string): Promise<void> {
+    return this.end(id, 'SIGTERM');
+  }
+
+  /** Signals the process we started for `id`, by its PID, and resolves once it has exited. */
+  private end(id: string, signal: NodeJS.Signals): Promise<void> {
     const p = this.node(id);
     const child = p.child;
     p.child = undefined;
     if (child === undefined || child.exitCode !== null) return Promise.resolve();
     return new Promise((resolve) => {
       child.once('exit', () => resolve());
-      child.kill('SIGTERM');
+      child.kill(signal);
     });
   }
 

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { waitFor } from '../node/helpers.js';
-import { type LocalKvNode, startLocalKv } from './local-kv.js';
+import { type LocalKvNode, settled, startLocalKv } from './local-kv.js';
 
 let cluster: Awaited<ReturnType<typeof startLocalKv>>;
 let leader: LocalKvNode;
@@ -8,14 +7,7 @@ let follower: LocalKvNode;
 
 beforeAll(async () => {
   cluster = await startLocalKv();
-  await waitFor(() => cluster.nodes.some((n) => n.node.isLeader()), 5000, 'a leader');
-  leader = cluster.nodes.find((n) => n.node.isLeader())!;
-  await waitFor(
-    () => cluster.nodes.every((n) => n.node.status().leader === leader.id),
-    5000,
-    'every node to know it',
-  );
-  follower = cluster.nodes.find((n) => !n.node.isLeader())!;
+  ({ leader, follower } = await settled(cluster));
 });
 
 afterAll(async () => {

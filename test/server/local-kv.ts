@@ -9,6 +9,7 @@ import { KvService } from '../../src/server/kv-service.js';
 import { FlotillaMetrics } from '../../src/server/metrics.js';
 import { DurableStorage } from '../../src/storage/durable-storage.js';
 import { MemoryNodeStorage } from '../../src/storage/node-storage.js';
+import { waitFor } from '../node/helpers.js';
 
 export interface LocalKvNode {
   id: string;
@@ -84,4 +85,19 @@ export async function startLocalKv(o: LocalKvOptions = {}): Promise<{
       }
     },
   };
+}
+
+/** Waits until one node leads and every node knows it; returns the leader and a follower. */
+export async function settled(cluster: { nodes: readonly LocalKvNode[] }): Promise<{
+  leader: LocalKvNode;
+  follower: LocalKvNode;
+}> {
+  await waitFor(() => cluster.nodes.some((n) => n.node.isLeader()), 5000, 'a leader');
+  const leader = cluster.nodes.find((n) => n.node.isLeader())!;
+  await waitFor(
+    () => cluster.nodes.every((n) => n.node.status().leader === leader.id),
+    5000,
+    'every node to know it',
+  );
+  return { leader, follower: cluster.nodes.find((n) => n !== leader)! };
 }

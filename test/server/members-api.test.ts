@@ -1,8 +1,7 @@
 // /v1/members over HTTP and through FlotillaClient (docs/api.md, docs/membership.md).
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { FlotillaApiError, FlotillaClient } from '../../src/client/client.js';
-import { waitFor } from '../node/helpers.js';
-import { type LocalKvNode, startLocalKv } from './local-kv.js';
+import { type LocalKvNode, settled, startLocalKv } from './local-kv.js';
 
 let cluster: Awaited<ReturnType<typeof startLocalKv>>;
 let leader: LocalKvNode;
@@ -10,14 +9,7 @@ let follower: LocalKvNode;
 
 beforeAll(async () => {
   cluster = await startLocalKv();
-  await waitFor(() => cluster.nodes.some((n) => n.node.isLeader()), 5000, 'a leader');
-  leader = cluster.nodes.find((n) => n.node.isLeader())!;
-  await waitFor(
-    () => cluster.nodes.every((n) => n.node.status().leader === leader.id),
-    5000,
-    'every node to know it',
-  );
-  follower = cluster.nodes.find((n) => !n.node.isLeader())!;
+  ({ leader, follower } = await settled(cluster));
   await leader.node.propose(new TextEncoder().encode('warm-up')); // an entry of the leader's term has committed
 });
 

@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { FlotillaMetrics } from '../../src/server/metrics.js';
 import { ROUTE_CLASSES, routeClassOf } from '../../src/server/route-class.js';
-import { waitFor } from '../node/helpers.js';
-import { type LocalKvNode, startLocalKv } from './local-kv.js';
+import { type LocalKvNode, settled, startLocalKv } from './local-kv.js';
 
 interface Sample {
   readonly name: string;
@@ -92,14 +91,7 @@ describe('GET /metrics on a three-node KV cluster with durable storage', () => {
   beforeAll(async () => {
     root = mkdtempSync(join(tmpdir(), 'flotilla-metrics-'));
     cluster = await startLocalKv({ metrics: true, dataDir: root });
-    await waitFor(() => cluster.nodes.some((n) => n.node.isLeader()), 5000, 'a leader');
-    leader = cluster.nodes.find((n) => n.node.isLeader())!;
-    await waitFor(
-      () => cluster.nodes.every((n) => n.node.status().leader === leader.id),
-      5000,
-      'every node to know it',
-    );
-    follower = cluster.nodes.find((n) => !n.node.isLeader())!;
+    ({ leader, follower } = await settled(cluster));
     for (let k = 0; k < PUTS; k++) {
       const via = k % 2 === 0 ? leader : follower;
       const res = await fetch(`${via.url}/v1/kv/m${k}`, { method: 'PUT', body: `v${k}` });

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { formatPeerAddress } from '../transport/peer-address.js';
 
 /** Everything `flotilla serve` needs, validated. */
 export interface ServeConfig {
@@ -147,9 +148,7 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     clientPort: client.port,
     peerHost: peer.host,
     peerPort: peer.port,
-    advertisePeerAddr: advertised.host.includes(':')
-      ? `[${advertised.host}]:${advertised.port}`
-      : `${advertised.host}:${advertised.port}`,
+    advertisePeerAddr: formatPeerAddress(advertised),
     initialCluster,
     join,
     joinAsLearner:

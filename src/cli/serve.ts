@@ -8,6 +8,7 @@ import { HttpServer } from '../server/http-server.js';
 import { KvService } from '../server/kv-service.js';
 import { FlotillaMetrics } from '../server/metrics.js';
 import { DurableStorage } from '../storage/durable-storage.js';
+import { formatPeerAddress } from '../transport/peer-address.js';
 import { TcpTransport } from '../transport/tcp-transport.js';
 import { address, type ServeConfig } from './serve-config.js';
 
@@ -45,7 +46,7 @@ export async function startNode(
     onWalSync: metrics.walSynced,
   });
   const store = new KvStore();
-  const addresses = Object.fromEntries([...cfg.initialCluster].map(([id, a]) => [id, hostPort(a)]));
+  const addresses = Object.fromEntries([...cfg.initialCluster].map(([id, a]) => [id, formatPeerAddress(a)]));
   let peers = new Map([...cfg.initialCluster].filter(([id]) => id !== cfg.id));
   const fresh = storage.lastIndex() === 0 && storage.snapshot() === undefined;
   if (cfg.join.length > 0 && fresh) {
@@ -130,10 +131,6 @@ async function handOver(node: RaftNode<KvResult>, logger: NodeLogger): Promise<v
         : (err as Error).message;
     logger.info(`stopping without handing leadership over (${why})`);
   }
-}
-
-function hostPort(a: { host: string; port: number }): string {
-  return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
 }
 
 /** How long `serve --join` keeps asking a cluster that answers "retry" (leader changes, a change in flight). */

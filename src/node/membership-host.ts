@@ -40,6 +40,7 @@ export class MembershipHost {
   /** Peer addresses this node has given its transport, by id. */
   private readonly peerAddresses = new Map<NodeId, string>();
   private peersSyncedFor: Membership | undefined;
+  private syncedAsSettledLeader = false;
   /** This node has been listed by a configuration it knows (to say once when it is removed). */
   private wasMember = false;
 
@@ -148,8 +149,12 @@ export class MembershipHost {
   private syncPeers(): void {
     const m = this.o.core.membership();
     const r = this.o.core.raft;
-    if (m === this.peersSyncedFor && r.role !== Role.Leader) return;
+    // Nothing to do unless the configuration, this node's role or the configuration's commit
+    // changed since the last call: this runs twice per Ready.
+    const leaderSettled = r.role === Role.Leader && r.log.configs.latestIndex() <= r.log.commit;
+    if (m === this.peersSyncedFor && leaderSettled === this.syncedAsSettledLeader) return;
     this.peersSyncedFor = m;
+    this.syncedAsSettledLeader = leaderSettled;
     const t = this.o.transport;
     const wanted = new Set(members(m));
     for (const [id, address] of Object.entries(m.addresses ?? {})) {
@@ -164,7 +169,7 @@ export class MembershipHost {
         );
       }
     }
-    if (r.role !== Role.Leader || r.log.configs.latestIndex() > r.log.commit) return;
+    if (!leaderSettled) return;
     for (const id of this.peerAddresses.keys()) {
       if (wanted.has(id) || this.removals.has(id)) continue;
       // Not at once: the leader's last word to it (the commit index of the change that drops it)

@@ -17,7 +17,7 @@ test('known vectors: empty input, 32 zero bytes, 32 0xFF bytes (RFC 3720 B.4)', 
   expect(crc32c(Uint8Array.from({ length: 32 }, (_, k) => k))).toBe(0x46dd794e);
 });
 
-test('the slicing-by-8 path agrees with the byte-at-a-time one, in one piece or many', () => {
+test('the slicing-by-16 path agrees with the byte-at-a-time one, in one piece or many', () => {
   const rng = new Prng(7);
   for (let k = 0; k < 200; k++) {
     const bytes = randomBytes(rng, 300);

@@ -1,60 +1,61 @@
 /**
- * CRC32C (Castagnoli, reflected polynomial 0x82F63B78), table-driven with slicing-by-8: eight
- * 256-entry tables let the loop consume eight bytes per step. The byte-at-a-time form is kept as
- * `crc32cBytewise` so a test can check the fast path against it.
+ * CRC32C (Castagnoli, reflected polynomial 0x82F63B78), table-driven with slicing-by-16: sixteen
+ * 256-entry tables, laid end to end in one Int32Array, let the loop consume sixteen bytes per
+ * step. Against slicing-by-8 it cut the WAL's checksum time per 256-entry batch by about a quarter
+ * (bench/wal.ts). The byte-at-a-time form is kept as `crc32cBytewise` so a test can check the
+ * fast path against it.
  */
 
 const POLY = 0x82f63b78;
+const SLICES = 16;
 
-function makeTables(): Uint32Array[] {
-  const tables: Uint32Array[] = [];
-  const t0 = new Uint32Array(256);
+/** Table t (0 ≤ t < 16) at [t·256, t·256 + 256): the CRC of a byte followed by t zero bytes. */
+function makeTable(): Int32Array {
+  const table = new Int32Array(SLICES * 256);
   for (let n = 0; n < 256; n++) {
     let c = n;
     for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ POLY : c >>> 1;
-    t0[n] = c >>> 0;
+    table[n] = c;
   }
-  tables.push(t0);
-  for (let t = 1; t < 8; t++) {
-    const prev = tables[t - 1]!;
-    const next = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) next[n] = (prev[n]! >>> 8) ^ t0[prev[n]! & 0xff]!;
-    tables.push(next);
+  for (let t = 1; t < SLICES; t++) {
+    for (let n = 0; n < 256; n++) {
+      const prev = table[(t - 1) * 256 + n]!;
+      table[t * 256 + n] = (prev >>> 8) ^ table[prev & 0xff]!;
+    }
   }
-  return tables;
+  return table;
 }
 
-const [T0, T1, T2, T3, T4, T5, T6, T7] = makeTables() as [
-  Uint32Array,
-  Uint32Array,
-  Uint32Array,
-  Uint32Array,
-  Uint32Array,
-  Uint32Array,
-  Uint32Array,
-  Uint32Array,
-];
+const T = makeTable();
 
 /**
  * Continues a CRC32C over `bytes[start, end)`. Pass the previous result as `crc` to checksum data
  * that arrives in pieces; start from 0.
  */
 export function crc32cUpdate(crc: number, bytes: Uint8Array, start = 0, end = bytes.length): number {
-  let c = ~crc >>> 0;
+  let c = ~crc;
   let i = start;
-  for (; i + 8 <= end; i += 8) {
-    const lo = c ^ (bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24));
+  for (; i + 16 <= end; i += 16) {
+    const w = c ^ (bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24));
     c =
-      T7[lo & 0xff]! ^
-      T6[(lo >>> 8) & 0xff]! ^
-      T5[(lo >>> 16) & 0xff]! ^
-      T4[lo >>> 24]! ^
-      T3[bytes[i + 4]!]! ^
-      T2[bytes[i + 5]!]! ^
-      T1[bytes[i + 6]!]! ^
-      T0[bytes[i + 7]!]!;
+      T[3840 + (w & 0xff)]! ^
+      T[3584 + ((w >>> 8) & 0xff)]! ^
+      T[3328 + ((w >>> 16) & 0xff)]! ^
+      T[3072 + (w >>> 24)]! ^
+      T[2816 + bytes[i + 4]!]! ^
+      T[2560 + bytes[i + 5]!]! ^
+      T[2304 + bytes[i + 6]!]! ^
+      T[2048 + bytes[i + 7]!]! ^
+      T[1792 + bytes[i + 8]!]! ^
+      T[1536 + bytes[i + 9]!]! ^
+      T[1280 + bytes[i + 10]!]! ^
+      T[1024 + bytes[i + 11]!]! ^
+      T[768 + bytes[i + 12]!]! ^
+      T[512 + bytes[i + 13]!]! ^
+      T[256 + bytes[i + 14]!]! ^
+      T[bytes[i + 15]!]!;
   }
-  for (; i < end; i++) c = T0[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
+  for (; i < end; i++) c = T[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
   return ~c >>> 0;
 }
 
@@ -66,6 +67,6 @@ export function crc32c(bytes: Uint8Array, start = 0, end = bytes.length): number
 /** The reference byte-at-a-time CRC32C, for tests. */
 export function crc32cBytewise(bytes: Uint8Array): number {
   let c = 0xffffffff;
-  for (const b of bytes) c = T0[(c ^ b) & 0xff]! ^ (c >>> 8);
+  for (const b of bytes) c = T[(c ^ b) & 0xff]! ^ (c >>> 8);
   return ~c >>> 0;
 }

@@ -73,9 +73,14 @@ export class RecordEncoder {
   private readonly view: DataView;
   private at = 0;
 
-  constructor(size: number) {
-    this.bytes = new Uint8Array(size);
-    this.view = new DataView(this.bytes.buffer);
+  /**
+   * Encodes into `scratch` when it has room (the caller must not touch it until the write of
+   * `finish()`'s bytes has completed), else into a new buffer.
+   */
+  constructor(size: number, scratch?: Uint8Array) {
+    this.bytes =
+      scratch !== undefined && scratch.length >= size ? scratch.subarray(0, size) : new Uint8Array(size);
+    this.view = new DataView(this.bytes.buffer, this.bytes.byteOffset, size);
   }
 
   /** Bytes on disk of a hard-state record. */

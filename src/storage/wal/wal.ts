@@ -41,6 +41,10 @@ export interface WalUpdate {
 }
 
 export const SEGMENT_BYTES_DEFAULT = 64 * 1024 * 1024;
+/** The largest reused encoding buffer; bigger saves allocate their own. */
+const SCRATCH_BYTES_MAX = 1024 * 1024;
+/** Room for the hard state, truncation and snapshot records that may head a save. */
+const SCRATCH_SLACK_BYTES = 512;
 
 interface Segment {
   readonly name: string;
@@ -64,6 +68,12 @@ export class Wal {
   /** The segment being written, and its size (where the next record goes). */
   private file: OpenFile | undefined;
   private fileBytes = 0;
+  /**
+   * The buffer saves encode into, reused because saves run one at a time and each awaits its own
+   * write: a 256-entry save no longer allocates (and zeroes) 40 KB. It grows to the largest save
+   * up to SCRATCH_BYTES_MAX; a larger save gets a buffer of its own.
+   */
+  private scratch = new Uint8Array(0);
 
   private constructor(
     private readonly fs: FileLayer,
@@ -200,7 +210,7 @@ export class Wal {
     }
     const rotate = this.file === undefined || this.fileBytes >= this.segmentBytes;
     const headHard = rotate || hardState !== undefined ? (hardState ?? this.hard) : undefined;
-    const enc = new RecordEncoder(size + this.headBytes(headHard, rotate));
+    const enc = new RecordEncoder(size + this.headBytes(headHard, rotate), this.scratchFor(size));
     this.putHead(enc, headHard, rotate);
     if (first !== undefined && first <= last) enc.putTruncate(first);
     for (const e of entries) enc.putEntry(e);
@@ -249,6 +259,15 @@ export class Wal {
       this.held.shift();
       await this.syncDir();
     }
+  }
+
+  /** The scratch buffer, grown (by doubling) to hold about `bytes` when they fit under the cap. */
+  private scratchFor(bytes: number): Uint8Array | undefined {
+    const want = bytes + SCRATCH_SLACK_BYTES;
+    if (want > SCRATCH_BYTES_MAX) return undefined;
+    if (this.scratch.length < want)
+      this.scratch = new Uint8Array(Math.min(SCRATCH_BYTES_MAX, Math.max(want, this.scratch.length * 2)));
+    return this.scratch;
   }
 
   /** Bytes of the hard state (when given) and, on a new segment, the snapshot marker. */

@@ -5,9 +5,12 @@
  *   npm run bench:wal -- --seconds 12 --rounds 5   # longer, for a shared machine
  *   npm run bench:wal -- --dir /mnt/data --batches 1,64 --bytes 512
  *
- * For each batch size two loops take turns:
- *   Wal.save   the real WAL: build the batch's entries, encode them with CRC32C, one writev, one
- *              fdatasync (a new segment, when one fills, adds a folder fsync)
+ * For each batch size three loops take turns:
+ *   wal        the real WAL as nodes run it (`WAL_SYNC_DEFAULT`): build the batch's entries,
+ *              encode them with CRC32C, one writev, sync (a new segment, when one fills, adds a
+ *              folder fsync)
+ *   wal-other  the same with the other sync mode (`fdatasync`: writev then fdatasync; `dsync`:
+ *              one writev to an O_DSYNC segment)
  *   raw        a bare loop over a FileHandle: write the same number of bytes at the end of a file,
  *              fdatasync; no encoding, no checksum, no queue
  * Both files grow, so both fdatasyncs also flush the new size. The loops alternate for --rounds
@@ -21,7 +24,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Entry, EntryKind, index, term } from '../src/raft/types.js';
 import { entryRecordBytes } from '../src/storage/wal/record.js';
-import { Wal } from '../src/storage/wal/wal.js';
+import { WAL_SYNC_DEFAULT, Wal, type WalSyncMode } from '../src/storage/wal/wal.js';
 
 const { values } = parseArgs({
   options: {
@@ -46,9 +49,11 @@ const rounds = positive('rounds', values.rounds);
 const seconds = Number(values.seconds);
 if (!(seconds > 0))
   throw new Error(`bench/wal: --seconds must be a positive number, got "${values.seconds}"`);
-const roundMs = (seconds * 1000) / (rounds * 2 * batchSizes.length);
+const roundMs = (seconds * 1000) / (rounds * 3 * batchSizes.length);
+const OTHER_SYNC: WalSyncMode = WAL_SYNC_DEFAULT === 'dsync' ? 'fdatasync' : 'dsync';
 
 interface Loop {
+  readonly name: string;
   readonly batch: number;
   readonly bytesPerBatch: number;
   readonly one: () => Promise<void>;
@@ -84,27 +89,35 @@ async function main(): Promise<void> {
     `bench/wal: entries of ${entryBytes} bytes (${onDisk} on disk with the record header), ` +
       `batches of ${batchSizes.join(', ')}, ${rounds} rounds, median shown; in ${dir}; node ${process.version}`,
   );
-  const { wal } = await Wal.open({ dir: join(dir, 'wal') });
+  const wals = await Promise.all(
+    [WAL_SYNC_DEFAULT, OTHER_SYNC].map(async (sync) => {
+      const { wal } = await Wal.open({ dir: join(dir, `wal-${sync}`), sync });
+      return { sync, wal, next: 1 };
+    }),
+  );
   const raw: FileHandle = await open(join(dir, 'raw'), 'wx');
-  let walNext = 1;
   let rawAt = 0;
   try {
     const pairs = batchSizes.map((batch) => {
       const bytes = new Uint8Array(onDisk * batch).fill(7);
-      const walLoop: Loop = {
-        batch,
-        bytesPerBatch: onDisk * batch,
-        rates: [],
-        one: async () => {
-          const entries: Entry[] = new Array(batch);
-          for (let k = 0; k < batch; k++) {
-            entries[k] = { index: index(walNext + k), term: term(1), kind: EntryKind.Normal, data };
-          }
-          await wal.save({ entries });
-          walNext += batch;
-        },
-      };
+      const walLoops = wals.map(
+        (w): Loop => ({
+          name: `wal ${w.sync}`,
+          batch,
+          bytesPerBatch: onDisk * batch,
+          rates: [],
+          one: async () => {
+            const entries: Entry[] = new Array(batch);
+            for (let k = 0; k < batch; k++) {
+              entries[k] = { index: index(w.next + k), term: term(1), kind: EntryKind.Normal, data };
+            }
+            await w.wal.save({ entries });
+            w.next += batch;
+          },
+        }),
+      );
       const rawLoop: Loop = {
+        name: 'raw',
         batch,
         bytesPerBatch: bytes.length,
         rates: [],
@@ -114,42 +127,45 @@ async function main(): Promise<void> {
           rawAt += bytes.length;
         },
       };
-      return { batch, walLoop, rawLoop };
+      return { batch, loops: [...walLoops, rawLoop], walLoops, rawLoop };
     });
-    for (const p of pairs) for (let k = 0; k < 3; k++) await Promise.all([p.walLoop.one(), p.rawLoop.one()]); // warm-up
+    for (const p of pairs) for (const loop of p.loops) for (let k = 0; k < 3; k++) await loop.one(); // warm-up
     for (let r = 0; r < rounds; r++) {
       for (const p of pairs) {
-        // Alternate which loop goes first, so neither always follows the other's dirty pages.
-        const order = r % 2 === 0 ? [p.walLoop, p.rawLoop] : [p.rawLoop, p.walLoop];
-        for (const loop of order) await round(loop);
+        // Rotate which loop goes first, so none always follows another's dirty pages.
+        for (let k = 0; k < p.loops.length; k++) await round(p.loops[(r + k) % p.loops.length]!);
       }
     }
     console.log(
-      `${'batch'.padStart(6)} ${'loop'.padEnd(9)} ${'appends/s'.padStart(10)} ${'MB/s'.padStart(8)} ${'ms/batch'.padStart(9)}  rounds (appends/s)`,
+      `${'batch'.padStart(6)} ${'loop'.padEnd(14)} ${'appends/s'.padStart(10)} ${'MB/s'.padStart(8)} ${'ms/batch'.padStart(9)}  rounds (appends/s)`,
     );
-    const ratios: string[] = [];
+    const ratios = new Map<string, string[]>();
     for (const p of pairs) {
-      for (const [name, loop] of [
-        ['Wal.save', p.walLoop],
-        ['raw', p.rawLoop],
-      ] as const) {
+      for (const loop of p.loops) {
         const rate = median(loop.rates);
         const mbs = ((rate / loop.batch) * loop.bytesPerBatch) / 1e6;
         const spread = `${fmt(Math.min(...loop.rates))}–${fmt(Math.max(...loop.rates))}`;
         console.log(
-          `${String(p.batch).padStart(6)} ${name.padEnd(9)} ${fmt(rate).padStart(10)} ${fmt(mbs, 2).padStart(8)} ${((1000 * loop.batch) / rate).toFixed(3).padStart(9)}  ${spread}`,
+          `${String(p.batch).padStart(6)} ${loop.name.padEnd(14)} ${fmt(rate).padStart(10)} ${fmt(mbs, 2).padStart(8)} ${((1000 * loop.batch) / rate).toFixed(3).padStart(9)}  ${spread}`,
         );
       }
-      const ratio = median(p.walLoop.rates) / median(p.rawLoop.rates);
-      ratios.push(`batch ${p.batch}: ${ratio.toFixed(2)}×${ratio >= 0.9 ? '' : ' (below 0.9)'}`);
+      for (const w of p.walLoops) {
+        const ratio = median(w.rates) / median(p.rawLoop.rates);
+        const list = ratios.get(w.name) ?? [];
+        list.push(`batch ${p.batch}: ${ratio.toFixed(2)}×${ratio >= 0.9 ? '' : ' (below 0.9)'}`);
+        ratios.set(w.name, list);
+      }
     }
-    console.log(`Wal.save / raw (appends/s): ${ratios.join(', ')}`);
+    for (const [name, list] of ratios) {
+      const which = name === `wal ${WAL_SYNC_DEFAULT}` ? ' (the default)' : '';
+      console.log(`${name}${which} / raw (appends/s): ${list.join(', ')}`);
+    }
     const load1 = loadavg();
     console.log(
       `load average: ${load0.map((l) => l.toFixed(2)).join(' ')} at start, ${load1.map((l) => l.toFixed(2)).join(' ')} at end`,
     );
   } finally {
-    await wal.close();
+    for (const w of wals) await w.wal.close();
     await raw.close();
     await rm(dir, { recursive: true, force: true });
   }

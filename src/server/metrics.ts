@@ -97,7 +97,7 @@ export class FlotillaMetrics implements NodeMetrics, ReadMetrics {
     });
     this.walFsync = new Histogram({
       name: 'flotilla_wal_fsync_duration_seconds',
-      help: 'How long each WAL fdatasync took (one per durable write: one per Ready).',
+      help: 'How long making each WAL save durable took (one O_DSYNC write, or the fdatasync in fdatasync mode; one per Ready).',
       buckets: FSYNC_BUCKETS_SECONDS,
       registers,
     });

@@ -6,7 +6,7 @@ import type { FileLayer } from './fs/file-layer.js';
 import { MemoryStorage } from './memory-storage.js';
 import type { NodeStorage, SnapshotSink } from './node-storage.js';
 import { SnapshotStore } from './snapshot/snapshot-store.js';
-import { Wal } from './wal/wal.js';
+import { Wal, type WalSyncMode } from './wal/wal.js';
 
 export interface DurableStorageOptions {
   /** The node's data folder: the WAL goes to `wal/`, snapshots to `snap/`. */
@@ -14,8 +14,13 @@ export interface DurableStorageOptions {
   readonly segmentBytes?: number;
   readonly fs?: FileLayer;
   readonly onWarning?: (message: string) => void;
-  /** After each durable WAL write: its fdatasync's duration (ms) and bytes, for metrics (see WalOptions). */
-  readonly onWalSync?: (fdatasyncMs: number, bytes: number) => void;
+  /** How the WAL makes a save durable (see WalOptions.sync; default WAL_SYNC_DEFAULT, O_DSYNC). */
+  readonly walSync?: WalSyncMode;
+  /**
+   * After each durable WAL write: how long making it durable took (ms: the fdatasync, or the
+   * whole O_DSYNC write) and its bytes, for metrics (see WalOptions).
+   */
+  readonly onWalSync?: (syncMs: number, bytes: number) => void;
 }
 
 /**
@@ -59,6 +64,7 @@ export class DurableStorage implements NodeStorage {
       ...(options.segmentBytes === undefined ? {} : { segmentBytes: options.segmentBytes }),
       ...(options.fs === undefined ? {} : { fs: options.fs }),
       ...(options.onWalSync === undefined ? {} : { onSync: options.onWalSync }),
+      ...(options.walSync === undefined ? {} : { sync: options.walSync }),
     });
     const mem = new MemoryStorage();
     const marker = recovered.snapshot;

@@ -97,6 +97,28 @@ describe('SimulatedDisk', () => {
     await f.sync();
   });
 
+  test('a wxd (O_DSYNC) file makes each write durable; a crash between the write and its sync tears it', async () => {
+    const disk = new SimulatedDisk();
+    const fs = disk.fs();
+    await fs.mkdir('/d');
+    const f = await fs.open('/d/f', 'wxd');
+    await fs.syncDir('/d');
+    await f.write(bytes(1, 2, 3, 4));
+    disk.stopAfter(1); // the next write happens, its sync does not
+    await expect(f.write(bytes(5, 6, 7, 8))).rejects.toBeInstanceOf(CrashError);
+    const copy = disk.clone();
+    disk.crash();
+    expect(await disk.fs().readFile('/d/f')).toEqual(bytes(1, 2, 3, 4));
+    // Torn: the synced write, then some prefix of the one whose sync never ran.
+    copy.crash({ mode: 'zeros', rng: new Prng(3) });
+    const torn = await copy.fs().readFile('/d/f');
+    expect(torn.length).toBe(8);
+    expect(torn.subarray(0, 4)).toEqual(bytes(1, 2, 3, 4));
+    const g = await disk.fs().open('/d/g', 'wxd');
+    disk.failNextSync();
+    await expect(g.write(bytes(9))).rejects.toMatchObject({ code: 'EIO' });
+  });
+
   test('truncate, positioned writes past the end and the w flag behave like a file', async () => {
     const disk = new SimulatedDisk();
     const fs = disk.fs();

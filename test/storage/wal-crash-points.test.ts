@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { type Entry, type HardState, type Index, index, type Term } from '../../src/raft/types.js';
 import { Prng } from '../../src/sim/prng.js';
 import { SimulatedDisk, type TornMode } from '../../src/storage/fs/simulated-disk.js';
-import { Wal, type WalRecovered } from '../../src/storage/wal/wal.js';
+import { Wal, type WalRecovered, type WalSyncMode } from '../../src/storage/wal/wal.js';
 import { DIR, entry, hardState, randomBytes } from './helpers.js';
 
 /**
@@ -144,11 +144,15 @@ function workload(seed: number): { ops: Op[]; models: Model[] } {
 }
 
 /** Runs the workload; returns how many ops were acknowledged (and whether open was). */
-async function run(disk: SimulatedDisk, ops: readonly Op[]): Promise<{ opened: boolean; acked: number }> {
+async function run(
+  disk: SimulatedDisk,
+  ops: readonly Op[],
+  sync: WalSyncMode,
+): Promise<{ opened: boolean; acked: number }> {
   let opened = false;
   let acked = 0;
   try {
-    const { wal } = await Wal.open({ dir: DIR, fs: disk.fs(), segmentBytes: SEGMENT_BYTES });
+    const { wal } = await Wal.open({ dir: DIR, fs: disk.fs(), segmentBytes: SEGMENT_BYTES, sync });
     opened = true;
     for (const op of ops) {
       if (op.kind === 'save') {
@@ -190,8 +194,13 @@ function expectOneOf(recovered: WalRecovered, candidates: readonly WalRecovered[
 }
 
 /** Recovers, checks, then proves the recovered WAL still appends and reads back. */
-async function recoverAndCheck(disk: SimulatedDisk, candidates: readonly WalRecovered[], where: string) {
-  const { wal, recovered } = await Wal.open({ dir: DIR, fs: disk.fs(), segmentBytes: SEGMENT_BYTES });
+async function recoverAndCheck(
+  disk: SimulatedDisk,
+  candidates: readonly WalRecovered[],
+  where: string,
+  sync: WalSyncMode,
+) {
+  const { wal, recovered } = await Wal.open({ dir: DIR, fs: disk.fs(), segmentBytes: SEGMENT_BYTES, sync });
   expectOneOf(recovered, candidates, where);
   const next = wal.lastIndex + 1;
   const lastTerm = recovered.entries.at(-1)?.term ?? recovered.snapshot?.term ?? 0;
@@ -202,88 +211,96 @@ async function recoverAndCheck(disk: SimulatedDisk, candidates: readonly WalReco
     dir: DIR,
     fs: disk.fs(),
     segmentBytes: SEGMENT_BYTES,
+    sync,
   });
   expect(after.entries).toEqual([...recovered.entries, extra]);
   expect(after.snapshot).toEqual(recovered.snapshot);
   await again.close();
 }
 
-describe('WAL crash points', () => {
-  const { ops, models } = workload(SEED);
-  const total = (() => {
-    const disk = new SimulatedDisk();
-    return run(disk, ops).then(() => disk.boundaries);
-  })();
+// Both ways of syncing a save: write + fdatasync, and one write to an O_DSYNC segment.
+for (const sync of ['fdatasync', 'dsync'] as const)
+  describe(`WAL crash points (sync: ${sync})`, () => {
+    const { ops, models } = workload(SEED);
+    const total = (() => {
+      const disk = new SimulatedDisk();
+      return run(disk, ops, sync).then(() => disk.boundaries);
+    })();
 
-  test('the workload covers truncations, markers, releases and rotations', async () => {
-    const disk = new SimulatedDisk();
-    const { acked } = await run(disk, ops);
-    expect(acked).toBe(ops.length);
-    expect(ops.filter((o) => o.kind === 'marker').length).toBeGreaterThanOrEqual(2);
-    expect(ops.filter((o) => o.kind === 'release').length).toBeGreaterThanOrEqual(2);
-    expect(
-      ops.some(
-        (o, k) =>
-          o.kind === 'save' && o.entries[0] !== undefined && o.entries[0].index <= lastIndex(models[k]!),
-      ),
-    ).toBe(true);
-    const { wal, recovered } = await Wal.open({ dir: DIR, fs: disk.fs(), segmentBytes: SEGMENT_BYTES });
-    expect(recovered).toEqual(asRecovered(models.at(-1)!));
-    expect(wal.segments.length).toBeGreaterThan(3);
-    await wal.close();
-    expect(await total).toBeGreaterThan(120);
-  });
+    test('the workload covers truncations, markers, releases and rotations', async () => {
+      const disk = new SimulatedDisk();
+      const { acked } = await run(disk, ops, sync);
+      expect(acked).toBe(ops.length);
+      expect(ops.filter((o) => o.kind === 'marker').length).toBeGreaterThanOrEqual(2);
+      expect(ops.filter((o) => o.kind === 'release').length).toBeGreaterThanOrEqual(2);
+      expect(
+        ops.some(
+          (o, k) =>
+            o.kind === 'save' && o.entries[0] !== undefined && o.entries[0].index <= lastIndex(models[k]!),
+        ),
+      ).toBe(true);
+      const { wal, recovered } = await Wal.open({
+        dir: DIR,
+        fs: disk.fs(),
+        segmentBytes: SEGMENT_BYTES,
+        sync,
+      });
+      expect(recovered).toEqual(asRecovered(models.at(-1)!));
+      expect(wal.segments.length).toBeGreaterThan(3);
+      await wal.close();
+      expect(await total).toBeGreaterThan(120);
+    });
 
-  /** A torn crash keeps a random prefix: each boundary is crashed with several draws. */
-  const modes: readonly { mode: TornMode; draws: number }[] = [
-    { mode: 'none', draws: 1 },
-    { mode: 'prefix', draws: 4 },
-    { mode: 'zeros', draws: 2 },
-  ];
-  for (const { mode, draws } of modes) {
-    const what = mode === 'none' ? 'lost' : `kept as a torn ${mode} (${draws} draws each)`;
-    test(`crash at every boundary, unsynced bytes ${what}`, async () => {
+    /** A torn crash keeps a random prefix: each boundary is crashed with several draws. */
+    const modes: readonly { mode: TornMode; draws: number }[] = [
+      { mode: 'none', draws: 1 },
+      { mode: 'prefix', draws: 4 },
+      { mode: 'zeros', draws: 2 },
+    ];
+    for (const { mode, draws } of modes) {
+      const what = mode === 'none' ? 'lost' : `kept as a torn ${mode} (${draws} draws each)`;
+      test(`crash at every boundary, unsynced bytes ${what}`, async () => {
+        const n = await total;
+        console.log(`seed=${SEED} ops=${ops.length} boundaries=${n} mode=${mode} sync=${sync}`);
+        for (let at = 0; at <= n; at++) {
+          const disk = new SimulatedDisk();
+          disk.stopAfter(at);
+          const { opened, acked } = await run(disk, ops, sync);
+          const candidates = opened ? allowed(models, ops, acked) : [asRecovered(EMPTY)];
+          for (let draw = 0; draw < draws; draw++) {
+            const copy = disk.clone();
+            copy.crash({ mode, rng: new Prng(SEED + at * draws + draw) });
+            const where = `crash at boundary ${at} (${mode}, draw ${draw}), ${acked} ops acknowledged`;
+            await recoverAndCheck(copy, candidates, where, sync);
+          }
+        }
+      });
+    }
+
+    test('a crash during recovery itself is recovered from too', async () => {
       const n = await total;
-      console.log(`seed=${SEED} ops=${ops.length} boundaries=${n} mode=${mode}`);
-      for (let at = 0; at <= n; at++) {
+      for (let at = 0; at <= n; at += 3) {
         const disk = new SimulatedDisk();
         disk.stopAfter(at);
-        const { opened, acked } = await run(disk, ops);
+        const { opened, acked } = await run(disk, ops, sync);
+        disk.crash({ mode: 'prefix', rng: new Prng(SEED + at) });
         const candidates = opened ? allowed(models, ops, acked) : [asRecovered(EMPTY)];
-        for (let draw = 0; draw < draws; draw++) {
+        // Stop the recovery at each of its own boundaries, crash again, and recover.
+        for (let inner = 0; ; inner++) {
           const copy = disk.clone();
-          copy.crash({ mode, rng: new Prng(SEED + at * draws + draw) });
-          const where = `crash at boundary ${at} (${mode}, draw ${draw}), ${acked} ops acknowledged`;
-          await recoverAndCheck(copy, candidates, where);
+          copy.stopAfter(inner);
+          let done = false;
+          try {
+            const { wal } = await Wal.open({ dir: DIR, fs: copy.fs(), segmentBytes: SEGMENT_BYTES, sync });
+            await wal.close();
+            done = true;
+          } catch (err) {
+            if (!copy.isStopped) throw err;
+          }
+          copy.crash({ mode: 'prefix', rng: new Prng(inner) });
+          await recoverAndCheck(copy, candidates, `crash at ${at}, then during recovery at ${inner}`, sync);
+          if (done) break;
         }
       }
     });
-  }
-
-  test('a crash during recovery itself is recovered from too', async () => {
-    const n = await total;
-    for (let at = 0; at <= n; at += 3) {
-      const disk = new SimulatedDisk();
-      disk.stopAfter(at);
-      const { opened, acked } = await run(disk, ops);
-      disk.crash({ mode: 'prefix', rng: new Prng(SEED + at) });
-      const candidates = opened ? allowed(models, ops, acked) : [asRecovered(EMPTY)];
-      // Stop the recovery at each of its own boundaries, crash again, and recover.
-      for (let inner = 0; ; inner++) {
-        const copy = disk.clone();
-        copy.stopAfter(inner);
-        let done = false;
-        try {
-          const { wal } = await Wal.open({ dir: DIR, fs: copy.fs(), segmentBytes: SEGMENT_BYTES });
-          await wal.close();
-          done = true;
-        } catch (err) {
-          if (!copy.isStopped) throw err;
-        }
-        copy.crash({ mode: 'prefix', rng: new Prng(inner) });
-        await recoverAndCheck(copy, candidates, `crash at ${at}, then during recovery at ${inner}`);
-        if (done) break;
-      }
-    }
   });
-});

@@ -163,6 +163,34 @@ describe('Wal', () => {
     await wal.close();
   });
 
+  test('with sync: dsync a failed O_DSYNC write fails the WAL with ERR_FSYNC_FAILED, and what was saved survives', async () => {
+    const disk = new SimulatedDisk();
+    const { wal } = await Wal.open({ dir: DIR, fs: disk.fs(), sync: 'dsync' });
+    await wal.save({ entries: entries(1, 2, 1) });
+    disk.failNextSync('EIO');
+    await expect(wal.save({ entries: entries(3, 3, 1) })).rejects.toMatchObject({ code: 'ERR_FSYNC_FAILED' });
+    await expect(wal.save({ entries: entries(3, 3, 1) })).rejects.toMatchObject({ code: 'ERR_FSYNC_FAILED' });
+    await wal.close();
+    disk.crash();
+    const { wal: again, recovered } = await Wal.open({ dir: DIR, fs: disk.fs(), sync: 'dsync' });
+    expect(recovered.entries.map((e) => e.index)).toEqual([1, 2]);
+    await again.close();
+  });
+
+  test('with sync: dsync a save is durable without an fdatasync: a crash right after it keeps it', async () => {
+    const disk = new SimulatedDisk();
+    const { wal } = await Wal.open({ dir: DIR, fs: disk.fs(), sync: 'dsync' });
+    await wal.save({ entries: entries(1, 3, 1), hardState: hardState(1, 'a', 2) });
+    disk.crash(); // no close: only what the O_DSYNC writes made durable survives
+    const { wal: again, recovered } = await Wal.open({ dir: DIR, fs: disk.fs(), sync: 'dsync' });
+    expect(recovered.entries.map((e) => e.index)).toEqual([1, 2, 3]);
+    expect(recovered.hardState).toEqual(hardState(1, 'a', 2));
+    await again.close();
+    await expect(Wal.open({ dir: DIR, fs: disk.fs(), sync: 'fsync' as never })).rejects.toMatchObject({
+      code: 'ERR_CONFIG',
+    });
+  });
+
   test('a failed folder fsync after a rotation fails the WAL too', async () => {
     const disk = new SimulatedDisk();
     const { wal } = await reopen(disk, 10);

@@ -10,10 +10,12 @@
  * - `r+` read and write an existing file, no O_APPEND (positioned writes);
  * - `wx` create a new file for writing, failing if the name exists (O_CREAT | O_EXCL), so a bug
  *        or a second process can never clobber a segment that holds acknowledged records;
+ * - `wxd` `wx` plus O_DSYNC: each write returns only once its data, and the size needed to read
+ *        it back, are on the disk — the write is its own fdatasync, one system call instead of two;
  * - `w`  create or truncate for writing;
  * - `a`  append (O_APPEND): every write lands at the end, whatever position is passed.
  */
-export type OpenFlags = 'r' | 'r+' | 'wx' | 'w' | 'a';
+export type OpenFlags = 'r' | 'r+' | 'wx' | 'wxd' | 'w' | 'a';
 
 /** What `stat` reports. */
 export interface FileStat {

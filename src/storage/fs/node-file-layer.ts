@@ -1,5 +1,9 @@
+import { constants } from 'node:fs';
 import { type FileHandle, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import type { FileLayer, FileStat, OpenFile, OpenFlags } from './file-layer.js';
+
+/** O_WRONLY | O_CREAT | O_EXCL | O_DSYNC: what `wxd` means (Node has no string for it). */
+const WXD = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DSYNC;
 
 /** `OpenFile` over a node:fs/promises FileHandle. */
 class NodeOpenFile implements OpenFile {
@@ -63,7 +67,7 @@ class NodeOpenFile implements OpenFile {
 /** The real file system, through node:fs/promises. */
 export class NodeFileLayer implements FileLayer {
   async open(path: string, flags: OpenFlags): Promise<OpenFile> {
-    return new NodeOpenFile(await open(path, flags));
+    return new NodeOpenFile(await open(path, flags === 'wxd' ? WXD : flags));
   }
 
   async readFile(path: string): Promise<Uint8Array> {

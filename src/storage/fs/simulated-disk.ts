@@ -16,7 +16,10 @@ import type { FileLayer, FileStat, OpenFile, OpenFlags } from './file-layer.js';
  * - `stopAfter(n)` stops the machine at the n-th next write/fsync boundary: that operation and
  *   every later one throws `CrashError`, as if the power went out just before it; `crash()` then
  *   decides what survived and `fs()` boots the machine again;
- * - `failNextSync()` makes the next fsync/fdatasync fail with EIO.
+ * - `failNextSync()` makes the next fsync/fdatasync fail with EIO;
+ * - a file opened `wxd` (O_DSYNC) makes each write durable before it returns: the write is one
+ *   boundary, its sync a second one (a crash between them finds the write in the page cache
+ *   only, torn as the mode says), and a sync failure fails the write.
  *
  * Boundaries are the operations that change the disk: open with create, write, writev, truncate,
  * fsync, fdatasync, rename, unlink, mkdir and folder sync. Reads are not boundaries.
@@ -275,6 +278,7 @@ class SimulatedFileLayer implements FileLayer {
         if (existing === undefined) throw fsError('ENOENT', 'open', p);
         return new SimulatedFile(this.disk, this.epoch, existing, flags);
       case 'wx':
+      case 'wxd':
         this.disk.check(this.epoch);
         if (existing !== undefined) throw fsError('EEXIST', 'open', p);
         this.disk.boundary(this.epoch, `create ${p}`);
@@ -388,6 +392,7 @@ class SimulatedFile implements OpenFile {
       at += chunk.length;
       if (at > this.inode.length) this.inode.length = at;
     }
+    if (this.flags === 'wxd') this.syncBody('O_DSYNC write');
   }
 
   async datasync(): Promise<void> {
@@ -423,6 +428,10 @@ class SimulatedFile implements OpenFile {
   private async syncNow(what: string): Promise<void> {
     await tick();
     this.live();
+    this.syncBody(what);
+  }
+
+  private syncBody(what: string): void {
     this.disk.boundary(this.epoch, `${what} of inode ${this.inode.id}`);
     this.disk.syncFailure(what);
     this.inode.durable = this.inode.data.slice(0, this.inode.length);

@@ -20,8 +20,16 @@ export interface WalOptions {
   /** The file layer (default: the real file system). Tests pass a SimulatedDisk's. */
   fs?: FileLayer;
   /**
-   * Called after each record write has been made durable, with how long its fdatasync took (ms)
-   * and the bytes written: for metrics. Must not throw. When absent the clock is not read.
+   * How a save is made durable (default `WAL_SYNC_DEFAULT`): `fdatasync` writes the save with one
+   * writev and then fdatasyncs — two trips through libuv's thread pool; `dsync` opens segments
+   * with O_DSYNC, so the single writev returns once the save is on the disk — one trip. Both sync
+   * once per save, however many entries it holds; bench/wal.ts measures them against each other.
+   */
+  sync?: WalSyncMode;
+  /**
+   * Called after each record write has been made durable, with how long that took (ms: the
+   * fdatasync, or in `dsync` mode the whole write) and the bytes written: for metrics. Must not
+   * throw. When absent the clock is not read.
    */
   onSync?: (fdatasyncMs: number, bytes: number) => void;
 }
@@ -41,6 +49,10 @@ export interface WalUpdate {
 }
 
 export const SEGMENT_BYTES_DEFAULT = 64 * 1024 * 1024;
+
+/** See `WalOptions.sync`. */
+export type WalSyncMode = 'fdatasync' | 'dsync';
+export const WAL_SYNC_DEFAULT: WalSyncMode = 'dsync';
 /** The largest reused encoding buffer; bigger saves allocate their own. */
 const SCRATCH_BYTES_MAX = 1024 * 1024;
 /** Room for the hard state, truncation and snapshot records that may head a save. */
@@ -85,6 +97,7 @@ export class Wal {
     private snapshot: SnapshotPosition | undefined,
     private readonly terms: TermRuns,
     private readonly onSync: ((fdatasyncMs: number, bytes: number) => void) | undefined,
+    private readonly syncMode: WalSyncMode,
   ) {}
 
   /**
@@ -97,6 +110,10 @@ export class Wal {
     const segmentBytes = options.segmentBytes ?? SEGMENT_BYTES_DEFAULT;
     if (!Number.isSafeInteger(segmentBytes) || segmentBytes < 1) {
       throw new ConfigError(`wal: segmentBytes must be a positive integer, got ${segmentBytes}`);
+    }
+    const syncMode = options.sync ?? WAL_SYNC_DEFAULT;
+    if (syncMode !== 'fdatasync' && syncMode !== 'dsync') {
+      throw new ConfigError(`wal: sync must be 'fdatasync' or 'dsync', got ${String(syncMode)}`);
     }
     await ensureDir(fs, options.dir);
     const scan = await scanWal(fs, options.dir);
@@ -113,6 +130,7 @@ export class Wal {
       scan.snapshot,
       terms,
       options.onSync,
+      syncMode,
     );
     // A recovered WAL never appends to an old segment: the new one starts with the hard state
     // and snapshot marker, so every older segment can be released once the snapshot covers it.
@@ -292,24 +310,37 @@ export class Wal {
     if (rotate) await this.startSegment();
     const file = this.file!;
     const path = join(this.dir, this.held[this.held.length - 1]!.name);
-    try {
-      // Positioned write at the end we track: no dependence on the file offset, and the offset
-      // of every record is known without asking the kernel.
-      await file.writev([bytes], this.fileBytes);
-    } catch (err) {
-      throw this.fail(new WalWriteError(path, err));
-    }
-    // fdatasync, not fsync: it flushes the data and the size (needed to read the data back) and
-    // skips timestamps. One per save, however many entries: cheaper than O_DSYNC on every write
-    // (bench/wal-fsync.ts measures it).
     const onSync = this.onSync;
-    const started = onSync === undefined ? 0 : performance.now();
-    try {
-      await file.datasync();
-    } catch (err) {
-      throw this.fail(new FsyncFailedError(path, err));
+    if (this.syncMode === 'dsync') {
+      // The segment is O_DSYNC: the write returns once the save is durable. An I/O error here may
+      // come from the flush, so it is a failed sync as far as recovery goes: nothing can be
+      // assumed about what reached the disk, and retrying could lose data.
+      const started = onSync === undefined ? 0 : performance.now();
+      try {
+        await file.writev([bytes], this.fileBytes);
+      } catch (err) {
+        const io = (err as { code?: unknown } | null)?.code === 'EIO';
+        throw this.fail(io ? new FsyncFailedError(path, err) : new WalWriteError(path, err));
+      }
+      if (onSync !== undefined) onSync(performance.now() - started, bytes.length);
+    } else {
+      try {
+        // Positioned write at the end we track: no dependence on the file offset, and the offset
+        // of every record is known without asking the kernel.
+        await file.writev([bytes], this.fileBytes);
+      } catch (err) {
+        throw this.fail(new WalWriteError(path, err));
+      }
+      // fdatasync, not fsync: it flushes the data and the size (needed to read the data back) and
+      // skips timestamps. One per save, however many entries.
+      const started = onSync === undefined ? 0 : performance.now();
+      try {
+        await file.datasync();
+      } catch (err) {
+        throw this.fail(new FsyncFailedError(path, err));
+      }
+      if (onSync !== undefined) onSync(performance.now() - started, bytes.length);
     }
-    if (onSync !== undefined) onSync(performance.now() - started, bytes.length);
     this.fileBytes += bytes.length;
     if (rotate) await this.syncDir();
   }
@@ -324,9 +355,10 @@ export class Wal {
     try {
       // 'wx' (O_CREAT | O_EXCL | O_WRONLY): a segment is only ever created, never reopened for
       // writing, so an existing file with this name is a bug or a second process, never ours to
-      // overwrite. No O_APPEND (writes are positioned) and no O_SYNC/O_DSYNC (one fdatasync per
-      // save instead of one sync per write).
-      file = await this.fs.open(path, 'wx');
+      // overwrite. No O_APPEND (writes are positioned). O_DSYNC ('wxd') only in `dsync` mode:
+      // a save is one write, so a sync per write is still one sync per save. Never O_SYNC: it
+      // also flushes timestamps, which recovery does not need.
+      file = await this.fs.open(path, this.syncMode === 'dsync' ? 'wxd' : 'wx');
     } catch (err) {
       throw this.fail(new WalWriteError(path, err));
     }

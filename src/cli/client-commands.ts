@@ -39,7 +39,7 @@ not be a majority, unknown ids. The new node itself is started with: flotilla se
 example: flotilla member add-learner 4 127.0.0.1:7104 && flotilla member promote 4`,
   status: `usage: flotilla status [--endpoints URLS]
 
-Prints each endpoint's /v1/status.
+Prints each endpoint's /v1/status; exits 1 when none answers.
 example: flotilla status --endpoints http://127.0.0.1:7001,http://127.0.0.1:7002`,
 };
 
@@ -120,14 +120,17 @@ export async function runClientCommand(command: string, argv: readonly string[])
     case 'member':
       return member(client, positionals);
     case 'status': {
+      let answered = 0;
       for (const e of endpoints) {
         try {
           print({ endpoint: e, ...(await client.status(e)) });
+          answered++;
         } catch (err) {
           print({ endpoint: e, error: (err as Error).message });
         }
       }
-      return 0;
+      if (answered === 0) console.error(`no endpoint answered (${endpoints.join(', ')})`);
+      return answered === 0 ? 1 : 0;
     }
     default:
       return usage(command, `unknown command ${command}`);

@@ -3,11 +3,22 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
-export const CLUSTER_HELP = `usage: flotilla cluster [--nodes 3] [--data-dir ./data] [--base-port 7001]
+/** How long a node has to stop after SIGTERM before it is sent SIGKILL. */
+const STOP_GRACE_MS = 10_000;
+
+export const CLUSTER_HELP = `usage: flotilla cluster [--nodes 3] [--data-dir ./data] [--base-port 7001] [options]
 
 Starts N 'flotilla serve' processes on 127.0.0.1 — node i serves clients on BASE+i-1 and peers on
 BASE+100+i-1, with its data in DATA-DIR/i — prints the endpoints and how to use them, and on
-Ctrl-C stops them all cleanly. A node that dies is reported, not restarted behind your back.
+Ctrl-C stops them all cleanly (a node still running ${STOP_GRACE_MS / 1000} s later is killed). A node that dies
+is reported, not restarted behind your back.
+
+options:
+  --nodes N                   how many nodes, 1 to 9 (default 3)
+  --data-dir DIR              where node i keeps its data, in DIR/i (default ./data)
+  --base-port PORT            the first client port (default 7001)
+  --election-timeout-ms MS    passed to every node's serve (default 1000)
+  --heartbeat-interval-ms MS  passed to every node's serve (default 100)
 
 example: flotilla cluster --nodes 3`;
 
@@ -103,10 +114,21 @@ Press Ctrl-C to stop the cluster.`);
       stopping = true;
       console.log('\nstopping the cluster...');
       for (const c of children.values()) c.kill('SIGTERM');
+      let killed = 0;
+      // A node stuck in its shutdown must not keep the cluster, and its ports, alive. Only our own
+      // children are signalled, each through its ChildProcess (its PID).
+      const deadline = setTimeout(() => {
+        for (const [id, c] of children) {
+          console.error(`node ${id} did not stop within ${STOP_GRACE_MS / 1000} s; killing it (SIGKILL)`);
+          c.kill('SIGKILL');
+          killed++;
+        }
+      }, STOP_GRACE_MS);
       const check = setInterval(() => {
         if (children.size === 0) {
           clearInterval(check);
-          resolveExit(0);
+          clearTimeout(deadline);
+          resolveExit(killed === 0 ? 0 : 1);
         }
       }, 50);
     };

@@ -21,20 +21,33 @@ commands:
 
 example: flotilla cluster --nodes 3, then flotilla put greeting hello`;
 
+/** Exit status of a command-line mistake (BSD sysexits EX_USAGE), as every subcommand uses. */
+const EX_USAGE = 64;
+
 /** The `flotilla` command. Resolves with the process exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
+  try {
+    return await dispatch(command, rest);
+  } catch (err) {
+    // An unknown option, a missing value, a stray positional: a usage error, not a crash.
+    if (!isParseArgsError(err)) throw err;
+    return usageError(command ?? '', err.message);
+  }
+}
+
+async function dispatch(command: string | undefined, rest: readonly string[]): Promise<number> {
   switch (command) {
     case undefined:
     case 'help':
     case '--help':
     case '-h':
       console.log(HELP);
-      return command === undefined ? 64 : 0;
+      return command === undefined ? EX_USAGE : 0;
     case 'serve':
-      return serve(rest);
+      return await serve(rest);
     case 'cluster':
-      return runCluster(rest);
+      return await runCluster(rest);
     case 'put':
     case 'get':
     case 'del':
@@ -45,21 +58,34 @@ export async function main(argv: readonly string[]): Promise<number> {
       try {
         return await runClientCommand(command, rest);
       } catch (err) {
+        if (isParseArgsError(err)) throw err;
         console.error(`${(err as { code?: string }).code ?? 'error'}: ${(err as Error).message}`);
         return 1;
       }
     case 'check': {
       const { main: check } = await import('../check/cli.js');
-      return check([...rest]);
+      return await check([...rest]);
     }
     case 'wal': {
       const { main: wal } = await import('../storage/wal/inspect.js');
-      return wal([...rest]);
+      return await wal([...rest]);
     }
     default:
       console.error(`unknown command "${command}"\n\n${HELP}`);
-      return 64;
+      return EX_USAGE;
   }
+}
+
+/** The errors node:util parseArgs throws for a command line it cannot read (`ERR_PARSE_ARGS_*`). */
+function isParseArgsError(err: unknown): err is Error & { code: string } {
+  const code = (err as { code?: unknown } | null)?.code;
+  return err instanceof Error && typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_');
+}
+
+/** One line that names the command and the problem, one that says where the options are. */
+function usageError(command: string, problem: string): number {
+  console.error(`flotilla ${command}: ${problem}\nRun 'flotilla ${command} --help' for usage.`);
+  return EX_USAGE;
 }
 
 async function serve(argv: readonly string[]): Promise<number> {
@@ -67,13 +93,7 @@ async function serve(argv: readonly string[]): Promise<number> {
   try {
     cfg = parseServeConfig(argv, process.env);
   } catch (err) {
-    if (
-      err instanceof ServeConfigError ||
-      (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
-    ) {
-      console.error(`${(err as Error).message}\n\n${SERVE_HELP}`);
-      return 64;
-    }
+    if (err instanceof ServeConfigError) return usageError('serve', err.message);
     throw err;
   }
   if (cfg === 'help') {

@@ -1,5 +1,12 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+  STATUS_CODES,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { KEY_BYTES_MAX, type KeyValue, type KvResult } from '../kv/types.js';
 import { NONE } from '../raft/types.js';
 import { HttpError, httpErrorOf } from './http-errors.js';
@@ -34,6 +41,7 @@ export class HttpServer {
       void this.serve(req, res);
     });
     server.keepAliveTimeout = 65_000;
+    server.on('clientError', answerClientError);
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -166,15 +174,24 @@ export class HttpServer {
 
   private status(req: IncomingMessage, res: ServerResponse): void {
     if (req.method !== 'GET') throw new HttpError(405, 'ERR_METHOD_NOT_ALLOWED', 'use GET');
-    const s = this.opts.service.node.status();
+    const node = this.opts.service.node;
+    const s = node.status();
+    const view = node.members();
+    // The core runs a learner as a follower that never campaigns; the configuration says which it is.
+    const learner = view.members.some((m) => m.id === s.id && m.role === 'learner');
     this.json(res, 200, {
       id: Number(s.id),
-      role: s.role,
+      role: learner ? 'learner' : s.role,
       term: s.term,
       leader: s.leader === undefined || s.leader === NONE ? null : Number(s.leader),
       commitIndex: s.commitIndex,
       appliedIndex: s.appliedIndex,
-      members: membersBody(this.opts.service.node.members(), s.leader).members,
+      // Only what docs/api.md promises here; match and active are GET /v1/members's.
+      members: view.members.map((m) => ({
+        id: Number(m.id),
+        peerAddr: m.address ?? null,
+        learner: m.role === 'learner',
+      })),
     });
   }
 
@@ -305,7 +322,14 @@ function parseKey(raw: string, base64: boolean, what = 'key'): Uint8Array {
   } catch {
     throw new HttpError(400, 'ERR_BAD_KEY', `the ${what} is not valid percent-encoding`);
   }
-  const key = base64 ? Buffer.from(text, 'base64') : encoder.encode(text);
+  const key = base64 ? decodeBase64(text) : encoder.encode(text);
+  if (key === undefined) {
+    throw new HttpError(
+      400,
+      'ERR_BAD_KEY',
+      `the ${what} is not valid base64 (A-Z a-z 0-9 + / or - _, padded with = to a multiple of 4 or not padded)`,
+    );
+  }
   if (key.length === 0) throw new HttpError(400, 'ERR_BAD_KEY', `the ${what} must not be empty`);
   if (key.length > KEY_BYTES_MAX) {
     throw new HttpError(
@@ -322,21 +346,22 @@ function rawKeyText(key: Uint8Array, base64: boolean): string {
 }
 
 function kvJson(kv: KeyValue, base64: boolean): object {
-  const text = (b: Uint8Array) => (base64 ? Buffer.from(b).toString('base64') : safeUtf8(b));
+  const text = (b: Uint8Array, what: string) =>
+    base64 ? Buffer.from(b).toString('base64') : safeUtf8(b, what);
   return {
-    key: text(kv.key),
-    value: text(kv.value),
+    key: text(kv.key, 'key'),
+    value: text(kv.value, 'value'),
     createRevision: kv.createRevision,
     modRevision: kv.modRevision,
     version: kv.version,
   };
 }
 
-function safeUtf8(b: Uint8Array): string {
+function safeUtf8(b: Uint8Array, what: string): string {
   try {
     return decoder.decode(b);
   } catch {
-    throw new HttpError(406, 'ERR_NOT_UTF8', 'the value is not valid UTF-8: ask with ?encoding=base64');
+    throw new HttpError(406, 'ERR_NOT_UTF8', `the ${what} is not valid UTF-8: ask with ?encoding=base64`);
   }
 }
 
@@ -376,7 +401,6 @@ function writeOptions(req: IncomingMessage, put: boolean): WriteOptions {
   };
 }
 
-/** Reads the request body, refusing more than `max` bytes (after base64 decoding when asked). */
 /** A JSON object body, or 400 with an example of the expected shape. */
 function jsonBody(body: Uint8Array, example: string): Record<string, unknown> {
   let parsed: unknown;
@@ -391,6 +415,7 @@ function jsonBody(body: Uint8Array, example: string): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
+/** Reads the request body, refusing more than `max` bytes (after base64 decoding when asked). */
 async function readBody(req: IncomingMessage, max: number, base64: boolean): Promise<Uint8Array> {
   const limit = base64 ? Math.ceil((max * 4) / 3) + 4 : max;
   const declared = Number(req.headers['content-length'] ?? 0);
@@ -403,11 +428,64 @@ async function readBody(req: IncomingMessage, max: number, base64: boolean): Pro
     chunks.push(chunk as Buffer);
   }
   const body = Buffer.concat(chunks);
-  const bytes = base64 ? Buffer.from(body.toString('latin1'), 'base64') : body;
+  // Spaces and line breaks in a base64 body are skipped (the `base64` tool wraps its output).
+  const bytes = base64 ? decodeBase64(body.toString('latin1').replace(/[ \t\r\n]/g, '')) : body;
+  if (bytes === undefined) {
+    throw new HttpError(
+      400,
+      'ERR_BAD_VALUE',
+      'with ?encoding=base64 the body must be base64 (A-Z a-z 0-9 + / or - _, = padding)',
+    );
+  }
   if (bytes.length > max) throw tooLarge(max);
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
 }
 
 function tooLarge(max: number): HttpError {
   return new HttpError(413, 'ERR_TOO_LARGE', `the value is larger than the ${max}-byte limit`);
+}
+
+/**
+ * Strict base64, standard or URL-safe alphabet, padded or not: `undefined` for anything else.
+ * Buffer.from(text, 'base64') alone skips characters it does not know and ignores stray bits,
+ * so a typo would store other bytes than the client meant.
+ */
+export function decodeBase64(text: string): Buffer | undefined {
+  if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(text)) return undefined;
+  if (text.endsWith('=') && text.length % 4 !== 0) return undefined;
+  const unpadded = text.replace(/=+$/, '').replaceAll('-', '+').replaceAll('_', '/');
+  const bytes = Buffer.from(unpadded, 'base64');
+  // Only the canonical spelling of these bytes is accepted (no leftover character, no stray bits).
+  if (bytes.toString('base64').replace(/=+$/, '') !== unpadded) return undefined;
+  return bytes;
+}
+
+/**
+ * Answers a request Node's HTTP parser refused (a bad method, a malformed request line or
+ * header) with the API's JSON error shape, then closes the connection: after a parse error the
+ * rest of the stream cannot be framed. Nothing is written when a response on that connection has
+ * begun already (the bytes would corrupt it); Node's default handler makes the same check.
+ */
+function answerClientError(err: Error & { code?: string; reason?: string }, socket: Duplex): void {
+  const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (err.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent === true) {
+    socket.destroy();
+    return;
+  }
+  const [status, code, message]: [number, string, string] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'ERR_HEADERS_TOO_LARGE', 'the request headers are larger than the server accepts']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'ERR_REQUEST_TIMEOUT', 'the request did not arrive in full in time']
+        : [
+            400,
+            'ERR_BAD_REQUEST',
+            `the request is not valid HTTP/1.1 (${err.reason ?? err.message}${err.code === undefined ? '' : `, ${err.code}`})`,
+          ];
+  const body = encoder.encode(JSON.stringify({ code, message }));
+  const head =
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
+    `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n`;
+  socket.write(head);
+  socket.end(body, () => socket.destroy());
 }

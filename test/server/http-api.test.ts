@@ -99,9 +99,11 @@ describe('the HTTP API (docs/api.md)', () => {
 
   test('binary values round-trip with ?encoding=base64', async () => {
     const value = Buffer.from([0, 255, 1, 254]).toString('base64');
-    expect((await call(leader.url, 'PUT', '/v1/kv/bin?encoding=base64', value)).status).toBe(200);
-    const got = await call(leader.url, 'GET', '/v1/kv/bin?encoding=base64');
+    // The key is base64 too ("Ymlu" is "bin"); "bin" itself is not valid base64 (stray bits).
+    expect((await call(leader.url, 'PUT', '/v1/kv/Ymlu?encoding=base64', value)).status).toBe(200);
+    const got = await call(leader.url, 'GET', '/v1/kv/Ymlu?encoding=base64');
     expect(got.json.value).toBe(value);
+    expect((await call(leader.url, 'GET', '/v1/kv/bin?encoding=base64')).json.code).toBe('ERR_BAD_KEY');
   });
 
   test('bad input gets a clear 4xx: oversized value, oversized key, bad If-Match, bad consistency', async () => {

@@ -19,7 +19,9 @@ const USAGE = `usage: npm run sim -- [--seed N [--history FILE] | --seeds N [--f
 
   --seed N          replay one run exactly and print its fault schedule
   --history FILE    with --seed: write the run's client history (JSON Lines) for \`flotilla check\`
-  --seeds N         run N seeds (from --from, default 1) and print how many passed and the slowest elections
+  --seeds N         run N seeds (from --from, default 1) and print how many passed and the slowest
+                    elections; the first failing seed is printed in full (step, cause, replay
+                    command, last events), later ones in one line each; exit code 1 if any failed
   --fault-ms MS     virtual milliseconds of faults before healing (default 2000)
   --drift-bound B   each node's clock drifts within ±B; leases allow for B (default 0.1)
   --membership      membership changes too: 5–6 node slots, 3 (or 1) initial voters, and a nemesis
@@ -56,7 +58,7 @@ export function main(argv: readonly string[]): number {
   }
   const count = Number(args.seeds ?? 100);
   const from = Number(args.from ?? 1);
-  return many(from, count, options);
+  return many(from, count, options, replayFlags(args));
 }
 
 function parse(argv: readonly string[]) {
@@ -96,7 +98,11 @@ function replay(seed: number, options: RandomRunOptions): number {
   }
 }
 
-function many(from: number, count: number, options: RandomRunOptions): number {
+/**
+ * Runs seeds from..from+count−1. The first failing seed is printed in full (seed, step, cause,
+ * replay command, last events), each later one on one line; any failure makes the exit code 1.
+ */
+function many(from: number, count: number, options: RandomRunOptions, flags: string): number {
   const results: RandomRunResult[] = [];
   const failed: number[] = [];
   const started = performance.now();
@@ -104,9 +110,9 @@ function many(from: number, count: number, options: RandomRunOptions): number {
     try {
       results.push(randomRun(seed, options));
     } catch (err) {
-      if (!(err instanceof SimulationFailure)) throw err;
       failed.push(seed);
-      console.error(`FAIL ${err.message.split('\n')[0]}`);
+      const report = describeFailure(seed, err as Error, flags);
+      console.error(failed.length === 1 ? `FAIL ${report}\n` : `FAIL ${report.split('\n')[0]}`);
     }
   }
   const secs = (performance.now() - started) / 1000;
@@ -128,10 +134,35 @@ function many(from: number, count: number, options: RandomRunOptions): number {
     `slowest recoveries after healing: ${recovery.map((r) => `seed ${r.seed}: ${ms(r.recoveryMs)}`).join(', ')}`,
   );
   if (failed.length > 0) {
-    const flags = options.membership ? ' --membership' : '';
-    console.log(`failed seeds: ${failed.join(' ')} (replay: npm run sim -- --seed N${flags})`);
+    console.log(
+      `${failed.length} seeds failed: ${failed.join(' ')} (the first is printed in full above; ` +
+        `replay one: npm run sim -- --seed N${flags === '' ? '' : ` ${flags}`})`,
+    );
   }
   return failed.length === 0 ? 0 : 1;
+}
+
+/**
+ * A failed seed as the lines to print: a SimulationFailure's own message (seed, step, cause,
+ * replay, last events); anything else is a bug of the simulator itself, shown with its stack.
+ */
+function describeFailure(seed: number, err: Error, flags: string): string {
+  if (err instanceof SimulationFailure) return err.message;
+  const replay = `npm run sim -- --seed ${seed}${flags === '' ? '' : ` ${flags}`}`;
+  const head = `seed=${seed}: the simulator itself threw ${err.name}: ${err.message.split('\n')[0]}`;
+  return `${head}\nreplay: ${replay}\n${err.stack ?? err.message}`;
+}
+
+/** The flags a replay of one of these seeds needs besides `--seed N`, as the user gave them. */
+function replayFlags(args: ReturnType<typeof parse>): string {
+  const flags: string[] = [];
+  if (args.membership) flags.push('--membership');
+  if (args['no-prevote']) flags.push('--no-prevote');
+  if (args['no-checkquorum']) flags.push('--no-checkquorum');
+  if (args['no-lease']) flags.push('--no-lease');
+  if (args['drift-bound'] !== undefined) flags.push(`--drift-bound ${args['drift-bound']}`);
+  if (args['fault-ms'] !== undefined) flags.push(`--fault-ms ${args['fault-ms']}`);
+  return flags.join(' ');
 }
 
 function summary(r: RandomRunResult): string {

@@ -347,7 +347,8 @@ export class SafetyChecker {
       if (e.index !== i + 1 || c === undefined || !sameEntry(c, e)) {
         throw new SafetyViolation(
           INVARIANTS.stateMachineSafety,
-          `node ${n.id} applied entry ${e.index} (term ${e.term}) as its ${i + 1}th, but committed there is ${c === undefined ? 'nothing' : `term ${c.term}`}`,
+          `node ${n.id} applied entry ${e.index} (term ${e.term}) in place ${i + 1} of its sequence, but the ` +
+            `entry committed at index ${i + 1} is ${c === undefined ? 'not known yet' : `(term ${c.term}) with other contents`}`,
         );
       }
     }

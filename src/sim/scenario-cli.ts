@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { runPartitionScenario } from './partition-scenario.js';
 import { runReadScenario } from './read-scenario.js';
 
-const USAGE = `usage: npm start -- [--seed N] [--crash] [--no-checkquorum]
+const USAGE = `usage: npm run scenario -- [--seed N] [--crash] [--no-checkquorum]
        npm run scenario -- --reads [--seed N] [--leader-drift D] [--tick-ms T]
 
 Plays the deposed-leader scenario on the real Raft core in the deterministic simulator and prints
@@ -20,7 +20,7 @@ uncommitted entries are overwritten.
                      try --leader-drift=-0.5 to see a lease outlive the election)
   --tick-ms T        with --reads: the tick length (default 10; RaftNode's default is 100)
 
-example: npm start -- --crash; npm run scenario -- --reads --leader-drift=-0.5`;
+example: npm run scenario -- --crash; npm run scenario -- --reads --leader-drift=-0.5`;
 
 function main(argv: readonly string[]): number {
   const { values } = parseArgs({
@@ -74,7 +74,7 @@ function main(argv: readonly string[]): number {
       `committed log: ${committed.join(' ')}`,
   );
   console.log(
-    '\nReplay another run: npm start -- --seed 3 --crash; randomized runs: npm run sim -- --seeds 1000',
+    '\nAnother run: npm run scenario -- --seed 3 --crash; randomized runs: npm run sim -- --seeds 1000',
   );
   return r.oldLeaderWonWithStaleLog || survived.length > 0 ? 1 : 0;
 }

@@ -17,7 +17,7 @@ describe('CheckQuorum (thesis §6.2)', () => {
     expect(a.lead).toBe('');
   });
 
-  test('with checkQuorum off, a leader that hears from no one stays leader', () => {
+  test('with checkQuorum off, a leader that hears from no one stays leader (thesis §6.2)', () => {
     const c = new Cluster({ config: { electionTicks: 10, checkQuorum: false } });
     c.elect('a');
     c.tick('a', 50, { drop: dropAll });

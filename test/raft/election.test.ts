@@ -33,7 +33,7 @@ describe('elections (§5.2)', () => {
     expect(n.raft.term).toBe(1);
   });
 
-  test('the same seed gives the same sequence of timeouts', () => {
+  test('the same seed gives the same sequence of randomized timeouts (§5.2)', () => {
     const timeouts = (seed: number): number[] => {
       const n = new Solo({ rng: new Lcg(seed) });
       const out: number[] = [];

@@ -3,8 +3,8 @@ import { describe, expect, test } from 'vitest';
 import { ProgressState } from '../../src/raft/progress.js';
 import { Cluster, ofType } from './harness.js';
 
-describe('loss detection by heartbeat replies', () => {
-  test('a heartbeat reply to a heartbeat sent before new entries does not send the follower back to probe', () => {
+describe('loss detection by heartbeat replies (thesis §10.2.2)', () => {
+  test('a heartbeat reply to a heartbeat sent before new entries does not send the follower back to probe (thesis §10.2.2)', () => {
     const c = new Cluster({ config: { heartbeatTicks: 1 } });
     c.elect('a');
     c.tickAll(2);

@@ -18,7 +18,7 @@ function cluster(size: number, voters: number) {
   return c;
 }
 
-describe('joint consensus (§4.3)', () => {
+describe('joint consensus (thesis §4.3)', () => {
   test('adding a voter goes through C(old,new), then C(new); the new voter gets the whole log', () => {
     const c = cluster(4, 3);
     c.node('a').propose([bytes('x')]);

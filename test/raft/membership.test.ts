@@ -18,7 +18,7 @@ const set =
   (id: string) =>
     ids.includes(id);
 
-describe('joint consensus quorums (§4.3)', () => {
+describe('joint consensus quorums (thesis §4.3)', () => {
   test('a simple configuration needs a majority of its voters; learners never count', () => {
     const m = { ...simpleMembership(['a', 'b', 'c']), learners: ['l1', 'l2', 'l3'] };
     expect(isQuorum(m, set('a', 'b'))).toBe(true);

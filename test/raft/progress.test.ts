@@ -57,7 +57,7 @@ describe('probe and replicate (§5.3, flow control)', () => {
     expect(c.raft('a').progress.get('b')!.state).toBe(ProgressState.Replicate);
   });
 
-  test('in replicate at most inflightMax AppendEntries are in flight per follower (flow control)', () => {
+  test('in replicate at most inflightMax AppendEntries are in flight per follower (thesis §10.2.2, flow control)', () => {
     const c = new Cluster({ config: { inflightMax: 2 } });
     c.elect('a');
     expect(c.raft('a').progress.get('b')!.state).toBe(ProgressState.Replicate);

@@ -9,7 +9,7 @@ function readStatesOf(c: Cluster, id: string) {
   return c.readies.filter((r) => r.id === id).flatMap((r) => r.ready.readStates);
 }
 
-describe('ReadIndex (§6.4)', () => {
+describe('ReadIndex (thesis §6.4)', () => {
   test('the leader releases a read at its commit index once a majority answered its heartbeat round', () => {
     const c = new Cluster();
     c.elect('a');

@@ -44,7 +44,7 @@ describe('Ready: what the host must do, in order (thesis §10.2.1)', () => {
     expect(rd.messagesAfterPersist.map((m) => m.type)).toEqual(['app-resp']);
   });
 
-  test('hardState is present only when term, vote or commit changed', () => {
+  test('hardState is present only when term, vote or commit changed (thesis §3.8)', () => {
     const c = new Cluster({ config: { heartbeatTicks: 1 } });
     c.elect('a');
     const start = c.readies.length;
@@ -66,14 +66,14 @@ describe('Ready: what the host must do, in order (thesis §10.2.1)', () => {
     expect(commits).toEqual([hardState(1, 'a', 2)]);
   });
 
-  test('a follower stepping a heartbeat that changes nothing gets no hard state', () => {
+  test('a follower stepping a heartbeat that changes nothing gets no hard state (thesis §3.8)', () => {
     const b = new Solo({ id: 'b', storage: storageWith([1], { term: 1, commit: 1 }) });
     const rd = b.step(heartbeat({ from: 'a', to: 'b', term: 1, commit: 1 }));
     expect(rd.hardState).toBeUndefined();
     expect(rd.messagesAfterPersist.map((m) => m.type)).toEqual(['heartbeat-resp']);
   });
 
-  test('ready() twice without advance() throws InvariantError', () => {
+  test('ready() twice without advance() throws InvariantError (etcd-style Ready, DESIGN.md: The core)', () => {
     const n = new Solo();
     n.raw.campaign();
     n.raw.ready();
@@ -82,12 +82,12 @@ describe('Ready: what the host must do, in order (thesis §10.2.1)', () => {
     expect(() => n.raw.ready()).not.toThrow();
   });
 
-  test('advance() without a ready() throws InvariantError', () => {
+  test('advance() without a ready() throws InvariantError (etcd-style Ready, DESIGN.md: The core)', () => {
     const n = new Solo();
     expect(() => n.raw.advance()).toThrow(InvariantError);
   });
 
-  test('entries handed out in a Ready are not handed out again after advance()', () => {
+  test('entries handed out in a Ready are not handed out again after advance() (etcd-style Ready, DESIGN.md: The core)', () => {
     const n = new Solo({ voters: ['a'] });
     n.raw.campaign();
     expect(n.cycle().entries.map((e) => e.index)).toEqual([1]);
@@ -97,7 +97,7 @@ describe('Ready: what the host must do, in order (thesis §10.2.1)', () => {
     expect(n.raw.hasReady()).toBe(false);
   });
 
-  test('committed entries come in index order and are never repeated after advance()', () => {
+  test('committed entries come in index order and are never repeated after advance() (Figure 2: lastApplied)', () => {
     const c = new Cluster();
     c.elect('a');
     for (let k = 0; k < 5; k++) {
@@ -111,7 +111,7 @@ describe('Ready: what the host must do, in order (thesis §10.2.1)', () => {
     }
   });
 
-  test('with committedBytesMax small, committed entries come over several Readies, in order, without repeats', () => {
+  test('with committedBytesMax small, committed entries come over several Readies, in order, without repeats (Figure 2: lastApplied)', () => {
     const c = new Cluster({ config: { committedBytesMax: 2 } });
     c.elect('a');
     c.node('a').propose([data, data, data, data, data]);
@@ -126,7 +126,7 @@ describe('Ready: what the host must do, in order (thesis §10.2.1)', () => {
 });
 
 describe('which Readies must be synced', () => {
-  test('entries or a new term/vote must be synced; a change of the commit index alone need not be', () => {
+  test('entries or a new term/vote must be synced; a change of the commit index alone need not be (thesis §3.8, DESIGN.md: Durability rules)', () => {
     const c = new Cluster({ config: { preVote: false } });
     c.node('a').campaign();
     expect(c.node('a').ready().mustSync).toBe(true); // a new term and a vote for itself

@@ -147,7 +147,7 @@ describe('the follower commit index (§5.3, Figure 2)', () => {
 });
 
 describe('truncating a committed entry is a broken invariant (§5.4, Leader Completeness)', () => {
-  test('the log refuses to truncate at or below its commit index', () => {
+  test('the log refuses to truncate at or below its commit index (§5.4, Figure 3)', () => {
     const n = follower([1, 1, 1], 1, 2);
     const err = invariantError(() => n.raft.log.appendAfter(index(1), [entry(2, 2)]));
     expect(err).toBeInstanceOf(InvariantError);
@@ -156,7 +156,7 @@ describe('truncating a committed entry is a broken invariant (§5.4, Leader Comp
     expect(logTerms(n.raft)).toEqual([1, 1, 1]);
   });
 
-  test('a malformed AppendEntries (entries not following prevIndex) is dropped without a reply', () => {
+  test('a malformed AppendEntries (entries not following prevIndex) is dropped without a reply (Figure 2, §5.4)', () => {
     // It claims prevIndex 2 but carries an entry for index 2: it would overwrite a committed entry.
     const n = follower([1, 1, 1], 1, 2);
     const forged = app({ from: 'a', to: 'b', term: 2, prevIndex: 2, prevTerm: 1, entries: [entry(2, 2)] });

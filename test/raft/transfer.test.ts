@@ -6,7 +6,7 @@ import { Cluster, ofType } from './harness.js';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 
-describe('leadership transfer (§3.10)', () => {
+describe('leadership transfer (thesis §3.10)', () => {
   test('to an up-to-date follower: TimeoutNow at once, and it wins the next term (CheckQuorum on)', () => {
     const c = new Cluster();
     c.elect('a');

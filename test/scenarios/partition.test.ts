@@ -77,11 +77,13 @@ describe('the deposed leader {A} | {B, C}', () => {
 
 describe('why a candidate must vote for itself', () => {
   test("in the {B, C} partition the winner's two votes are its own and its peer's (§5.2)", () => {
-    const r = runPartitionScenario({ seed: 11 });
-    const winner = r.cluster.node(r.newLeader).raw!.status();
-    const peer = ['a', 'b', 'c'].find((id) => id !== r.oldLeader && id !== r.newLeader)!;
-    // The tally the core recorded for its winning election: exactly the two reachable voters.
-    expect(winner.votes).toEqual({ [r.newLeader]: true, [peer]: true });
+    for (let seed = 11; seed <= 20; seed++) {
+      const r = runPartitionScenario({ seed });
+      const winner = r.cluster.node(r.newLeader).raw!.status();
+      const peer = ['a', 'b', 'c'].find((id) => id !== r.oldLeader && id !== r.newLeader)!;
+      // The tally the core recorded for its winning election: exactly the two reachable voters.
+      expect(winner.votes, `seed=${seed}`).toEqual({ [r.newLeader]: true, [peer]: true });
+    }
   });
 });
 

@@ -29,13 +29,65 @@ export interface RunningNode {
   stop(): Promise<void>;
 }
 
+/** Exit status after a failed fsync or write of the data folder (BSD sysexits EX_IOERR). */
+export const EX_IOERR = 74;
+/** Exit status after any other fatal node error, a broken invariant say (BSD sysexits EX_SOFTWARE). */
+export const EX_SOFTWARE = 70;
+/** How long a failed node's close may take before the process exits regardless. */
+export const FAILURE_CLOSE_MS = 3000;
+
+const STORAGE_FAILURES: ReadonlySet<string> = new Set(['ERR_FSYNC_FAILED', 'ERR_WAL_WRITE']);
+
+/** What `exitAfterFailure` needs from the serving process. */
+export interface FailureExit {
+  readonly id: string;
+  readonly logger: NodeLogger;
+  /** Closes the HTTP server, the node, its transport and its files. */
+  readonly close: () => Promise<void>;
+  readonly exit: (code: number) => void;
+  /** The bound on `close` (default FAILURE_CLOSE_MS). */
+  readonly closeMs?: number;
+}
+
+/**
+ * What `flotilla serve` does when its node fails (RaftNodeOptions.onFailure): one line naming the
+ * error, a close bounded by `closeMs` (a dying disk can hang a close), then exit with EX_IOERR or
+ * EX_SOFTWARE. A failed node must not linger: it would keep its data folder locked, answer HTTP
+ * and hold its peers' connections while it can no longer take part. Resolves once `exit` ran.
+ */
+export async function exitAfterFailure(err: Error, o: FailureExit): Promise<void> {
+  const code = (err as { code?: unknown }).code;
+  const name = typeof code === 'string' ? code : err.name;
+  const status = typeof code === 'string' && STORAGE_FAILURES.has(code) ? EX_IOERR : EX_SOFTWARE;
+  const closeMs = o.closeMs ?? FAILURE_CLOSE_MS;
+  const oneLine = err.message.replace(/\s*\n\s*/g, ' ');
+  o.logger.error(`node ${o.id} failed, exiting with status ${status}: ${name}: ${oneLine}`);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), closeMs);
+  });
+  const closed = o.close().then(
+    () => true,
+    (e: Error) => {
+      o.logger.error(`closing node ${o.id} after its failure: ${e.message}`);
+      return true;
+    },
+  );
+  const inTime = await Promise.race([closed, late]);
+  clearTimeout(timer);
+  if (!inTime) o.logger.error(`closing node ${o.id} took over ${closeMs} ms; exiting without waiting`);
+  o.exit(status);
+}
+
 /**
  * Opens the data folder, starts the Raft node on the peer port and the HTTP API (with /metrics)
- * on the client port.
+ * on the client port. When the node fails (a failed fsync), the process exits: see
+ * `exitAfterFailure`; `exit` is process.exit unless a test passes another.
  */
 export async function startNode(
   cfg: ServeConfig,
   logger: NodeLogger = stderrLogger(cfg.id),
+  exit: (code: number) => void = (code) => process.exit(code),
 ): Promise<RunningNode> {
   // One set of metrics per node: storage, node, KV service and HTTP server count into it, and
   // it reads the node's and the transport's state when /metrics is scraped.
@@ -81,6 +133,7 @@ export async function startNode(
     retainEntries: Math.min(1000, Math.max(0, Math.floor(cfg.snapshotEntries / 10))),
     logger,
     metrics,
+    onFailure: (err) => void exitAfterFailure(err, { id: cfg.id, logger, close, exit }),
   });
   metrics.watch({ node, transport });
   const service = new KvService(node, store, {
@@ -95,20 +148,30 @@ export async function startNode(
     port: cfg.clientPort,
     metrics,
   });
+  let promotion: { stop(): void } | undefined;
+  let closing: Promise<void> | undefined;
+  // Once, whether a signal or a failure asked first.
+  function close(): Promise<void> {
+    closing ??= (async () => {
+      promotion?.stop();
+      await http.stop();
+      await node.stop();
+    })();
+    return closing;
+  }
   await node.start();
   if (cfg.join.length > 0 && !fresh) rejoinIfRemoved(cfg, transport, logger);
   const addr = await http.start();
   logger.info(
     `serving clients on http://${addr.host}:${addr.port}, peers on ${cfg.peerHost}:${cfg.peerPort}, data in ${join(cfg.dataDir)}`,
   );
-  const promotion = cfg.join.length > 0 && !cfg.joinAsLearner ? promoteWhenCaughtUp(node, logger) : undefined;
+  promotion = cfg.join.length > 0 && !cfg.joinAsLearner ? promoteWhenCaughtUp(node, logger) : undefined;
   return {
     clientUrl: `http://${addr.host}:${addr.port}`,
     stop: async () => {
       promotion?.stop();
       await handOver(node, logger);
-      await http.stop();
-      await node.stop();
+      await close();
     },
   };
 }

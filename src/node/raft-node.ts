@@ -17,6 +17,7 @@ import {
   type Term,
 } from '../raft/types.js';
 import type { NodeStorage } from '../storage/node-storage.js';
+import { FsyncFailedError } from '../storage/wal/errors.js';
 import {
   NoLeaderError,
   OutcomeUnknownError,
@@ -82,6 +83,11 @@ export interface RaftNodeOptions<R> {
   readonly logger?: NodeLogger;
   /** Where events are counted for a metrics exporter (default: nowhere, at no cost). */
   readonly metrics?: NodeMetrics;
+  /**
+   * Told once, with the error, when the node fails for good (a failed fsync above all; see
+   * `failure()`): it has stopped ticking and applying, and its host should stop it and exit.
+   */
+  readonly onFailure?: (err: Error) => void;
 }
 
 /** A snapshot of what a node knows, for status endpoints and tests. */
@@ -152,10 +158,13 @@ export class RaftNode<R> {
   readonly id: NodeId;
   private readonly core: RawNode;
   private readonly membership: MembershipHost;
-  private readonly opts: Required<Omit<RaftNodeOptions<R>, 'rng' | 'logger' | 'addresses' | 'metrics'>> & {
+  private readonly opts: Required<
+    Omit<RaftNodeOptions<R>, 'rng' | 'logger' | 'addresses' | 'metrics' | 'onFailure'>
+  > & {
     logger: NodeLogger;
   };
   private readonly metrics: NodeMetrics | undefined;
+  private readonly onFailure: ((err: Error) => void) | undefined;
   /** The leader this node knew at its last Ready, for counting leader changes. */
   private knownLeader: NodeId = NONE;
   private readonly queue: Queued<R>[] = [];
@@ -190,6 +199,7 @@ export class RaftNode<R> {
     };
     this.id = options.id;
     this.metrics = options.metrics;
+    this.onFailure = options.onFailure;
     const storage = options.storage;
     const snap = storage.snapshot();
     this.lastSnapshotIndex = snap?.index ?? 0;
@@ -455,7 +465,11 @@ export class RaftNode<R> {
       this.receivedSnapshots.add(meta.index);
       this.opts.logger.info(`received snapshot ${meta.index} (term ${meta.term}) from ${from}`);
     } catch (err) {
-      await sink.abort();
+      await sink.abort().catch(() => {});
+      // A failed fsync is fatal here as everywhere (what reached the disk is unknown, and the
+      // folder may hold a renamed file whose data never did); a lost connection is not: the
+      // leader sends the snapshot again.
+      if (err instanceof FsyncFailedError) this.fail(err);
       throw err;
     }
   }
@@ -770,6 +784,7 @@ export class RaftNode<R> {
     this.opts.logger.error(`node ${this.id} stops: ${err.message}`);
     clearInterval(this.ticker);
     this.failAll(new OutcomeUnknownError(`the node failed (${err.message})`));
+    this.onFailure?.(err);
   }
 
   /** Why the node stopped working, if it did. */

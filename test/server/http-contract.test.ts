@@ -2,14 +2,7 @@
 // and idempotent writes, base64, the exact /v1/status shape, and answers to unparseable requests.
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { KvStore } from '../../src/kv/kv-store.js';
-import { decodeResult, encodeResult } from '../../src/kv/result-codec.js';
-import type { KvResult } from '../../src/kv/types.js';
-import { LocalNetwork } from '../../src/node/local-network.js';
-import { RaftNode } from '../../src/node/raft-node.js';
-import { decodeBase64, HttpServer } from '../../src/server/http-server.js';
-import { KvService } from '../../src/server/kv-service.js';
-import { MemoryNodeStorage } from '../../src/storage/node-storage.js';
+import { decodeBase64 } from '../../src/server/http-server.js';
 import { waitFor } from '../node/helpers.js';
 import { type LocalKvNode, settled, startLocalKv } from './local-kv.js';
 
@@ -224,45 +217,22 @@ describe('a node that knows no leader', () => {
 });
 
 describe('a leader cut off from its followers', () => {
-  const ids = ['1', '2', '3'];
-  const net = new LocalNetwork();
-  const nodes: { node: RaftNode<KvResult>; server: HttpServer; url: string }[] = [];
+  let cluster: Awaited<ReturnType<typeof startLocalKv>>;
 
   beforeAll(async () => {
-    for (const id of ids) {
-      const store = new KvStore();
-      const node = new RaftNode<KvResult>({
-        id,
-        voters: ids,
-        addresses: Object.fromEntries(ids.map((m) => [m, `local:${m}`])),
-        stateMachine: store,
-        resultCodec: { encode: encodeResult, decode: decodeResult },
-        storage: new MemoryNodeStorage(),
-        transport: net.transport(id),
-        tickMs: 10,
-        // 2 s election timeout: the isolated leader keeps leading (CheckQuorum) through the test.
-        electionTicks: 200,
-        proposalQueueMax: 1,
-      });
-      const service = new KvService(node, store, { valueBytesMax: 1 << 20, writeTimeoutMs: 300 });
-      const server = new HttpServer({ service, valueBytesMax: 1 << 20, host: '127.0.0.1', port: 0 });
-      await node.start();
-      nodes.push({ node, server, url: `http://127.0.0.1:${(await server.start()).port}` });
-    }
-    nodes[0]!.node.campaign();
-    await waitFor(() => nodes.every((n) => n.node.status().leader === '1'), 5000, 'node 1 to lead');
+    // 2 s election timeout: the isolated leader keeps leading (CheckQuorum) through the test.
+    cluster = await startLocalKv({ electionTicks: 200, proposalQueueMax: 1, writeTimeoutMs: 300 });
+    cluster.nodes[0]!.node.campaign();
+    await waitFor(() => cluster.nodes.every((n) => n.node.status().leader === '1'), 5000, 'node 1 to lead');
   });
 
   afterAll(async () => {
-    for (const n of nodes) {
-      await n.server.stop();
-      await n.node.stop();
-    }
+    await cluster.stop();
   });
 
   test('a full proposal queue is 503 ERR_OVERLOADED with Retry-After; a write never committed is 504 ERR_TIMEOUT', async () => {
-    const leader = nodes[0]!;
-    net.isolate('1');
+    const leader = cluster.nodes[0]!;
+    cluster.net.isolate('1');
     const stuck = call(leader.url, 'PUT', '/v1/kv/stuck', 'v', { 'Idempotency-Key': 'stuck-1' });
     await waitFor(() => leader.node.pendingProposals() === 1, 2000, 'the write to be proposed');
     const over = await call(leader.url, 'PUT', '/v1/kv/more', 'v');

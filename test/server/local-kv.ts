@@ -26,6 +26,12 @@ export interface LocalKvOptions {
   readonly dataDir?: string;
   /** Start only these of the three members (the others stay down). Default: all three. */
   readonly start?: readonly string[];
+  /** Ticks per election timeout (default: RaftNode's); ticks are 10 ms. */
+  readonly electionTicks?: number;
+  /** The bound of each node's proposal queue (default: RaftNode's). */
+  readonly proposalQueueMax?: number;
+  /** How long a write may wait for its commit before 504 (default 2000 ms). */
+  readonly writeTimeoutMs?: number;
 }
 
 /** Three KV nodes in this process (LocalNetwork, memory storage) with real HTTP servers on loopback. */
@@ -56,12 +62,14 @@ export async function startLocalKv(o: LocalKvOptions = {}): Promise<{
       storage,
       transport: net.transport(id),
       tickMs: 10,
+      ...(o.electionTicks === undefined ? {} : { electionTicks: o.electionTicks }),
+      ...(o.proposalQueueMax === undefined ? {} : { proposalQueueMax: o.proposalQueueMax }),
       ...(metrics === undefined ? {} : { metrics }),
     });
     metrics?.watch({ node });
     const service = new KvService(node, store, {
       valueBytesMax: 1 << 20,
-      writeTimeoutMs: 2000,
+      writeTimeoutMs: o.writeTimeoutMs ?? 2000,
       ...(metrics === undefined ? {} : { metrics }),
     });
     const server = new HttpServer({

@@ -2,10 +2,16 @@ import { assert } from '../raft/assert.js';
 import { NotLeaderError, TransferInProgressError } from '../raft/errors.js';
 import type { Ready } from '../raft/raw-node.js';
 import { NONE, type NodeId, Role } from '../raft/types.js';
-import { ClientHistory, type ClientOp, type Consistency, type ReadPath } from './client-history.js';
+import {
+  ClientHistory,
+  type ClientOp,
+  type ClientOpName,
+  type Consistency,
+  type ReadPath,
+} from './client-history.js';
 import { describeClientOp } from './history-check.js';
 import { LeaseClock } from './lease.js';
-import { encodePut } from './sim-kv.js';
+import { encodeCommand, type SimCommand } from './sim-kv.js';
 import type { SimNode } from './sim-node.js';
 
 /**
@@ -34,8 +40,12 @@ export interface ClientHost {
   later(at: number, label: string, run: () => void): void;
   /** Adds a line to the recent events a failure report shows (built only if one is shown). */
   trace(text: () => string): void;
-  /** Proposes `data` at `n` for `op` (throws NotLeaderError); drives and checks the node. */
-  propose(n: SimNode, data: Uint8Array, op: ClientOp): void;
+  /**
+   * Proposes `data` at `n` (throws NotLeaderError), drives and checks the node, and returns where
+   * the entry went. ClientOps passes no `op`: it follows its writes itself (`writeApplied`), so
+   * that whatever the host records as acknowledged is the entry's own bytes, whatever the command.
+   */
+  propose(n: SimNode, data: Uint8Array, op?: ClientOp): { readonly index: number; readonly term: number };
   /** Takes `n`'s Readies and checks it. */
   drive(n: SimNode): void;
 }
@@ -50,7 +60,7 @@ export interface ClientOpsOptions {
 /** A ReadIndex request a node handed to its core: a read of its own client, or of a follower. */
 type ReadRequest = { readonly op: ClientOp } | { readonly from: NodeId; readonly opId: number };
 
-/** The read bookkeeping of one node incarnation (lost on a crash, like the host's memory). */
+/** The client bookkeeping of one node incarnation (lost on a crash, like the host's memory). */
 interface NodeReads {
   readonly requests: Map<number, ReadRequest>;
   /** Follower reads waiting for the leader's read index, by op id. */
@@ -58,12 +68,26 @@ interface NodeReads {
   /** Reads confirmed at an index, waiting until the state machine has applied it. */
   waiters: { readonly index: number; readonly op: ClientOp; readonly path: ReadPath }[];
   readonly lease: LeaseClock;
+  /** Writes proposed here and not yet seen applied, by log index. */
+  readonly writes: Map<number, ClientOp>;
+}
+
+/** What `invoke` records of a new operation. */
+interface OpSpec {
+  readonly process: number;
+  readonly f: ClientOpName;
+  readonly key: string;
+  readonly node: NodeId;
+  readonly consistency?: Consistency;
+  readonly value: string | null;
+  readonly expected?: string | null;
 }
 
 /**
  * Simulated clients: each operation goes to one node, as a client of the HTTP API would send
- * it, and is served there the way RaftNode serves it — writes are proposals acknowledged once
- * applied at the proposer in the same term; `linearizable` reads use ReadIndex (a follower asks
+ * it, and is served there the way RaftNode serves it — writes (put, delete, cas) are proposals
+ * answered once applied at the proposer in the same term, a cas with whether its condition held
+ * there; `linearizable` reads use ReadIndex (a follower asks
  * the leader for the index); `lease` reads use the leader's lease on its own clock and fall back
  * to ReadIndex; `stale` reads return local state. Every operation is recorded in `history`.
  */
@@ -89,23 +113,37 @@ export class ClientOps {
     timeoutMs: number,
     onEnd?: (op: ClientOp) => void,
   ): ClientOp {
-    const op = this.invoke(process, 'put', key, node, undefined, value, timeoutMs, onEnd);
-    const n = this.host.node(node);
-    if (!n.up) return this.end(op, 'fail', 'node is down');
-    try {
-      this.host.propose(n, encodePut(key, value), op);
-    } catch (err) {
-      if (err instanceof TransferInProgressError) {
-        // Refused before it was proposed, as RaftNode refuses it: it never took effect.
-        op.leaderHint = err.to;
-        this.end(op, 'fail', 'leadership transfer in progress');
-        return op;
-      }
-      if (!(err instanceof NotLeaderError)) throw err;
-      op.leaderHint = err.leaderHint;
-      this.end(op, 'fail', 'not the leader');
-    }
-    return op;
+    const op = this.invoke({ process, f: 'put', key, node, value }, timeoutMs, onEnd);
+    return this.write(op, { f: 'put', key, value });
+  }
+
+  /** `process` deletes `key` through `node`; it ends `info` if not done in `timeoutMs`. */
+  delete(
+    process: number,
+    node: NodeId,
+    key: string,
+    timeoutMs: number,
+    onEnd?: (op: ClientOp) => void,
+  ): ClientOp {
+    const op = this.invoke({ process, f: 'delete', key, node, value: null }, timeoutMs, onEnd);
+    return this.write(op, { f: 'delete', key });
+  }
+
+  /**
+   * `process` writes `value` at `key` through `node` if the key holds `expected` (null: absent)
+   * when the entry is applied: `ok` if it did, `fail` if the key held something else, `fail` with
+   * `neverRan` if it was refused; `info` if not done in `timeoutMs`.
+   */
+  cas(
+    process: number,
+    node: NodeId,
+    cas: { readonly key: string; readonly expected: string | null; readonly value: string },
+    timeoutMs: number,
+    onEnd?: (op: ClientOp) => void,
+  ): ClientOp {
+    const { key, expected, value } = cas;
+    const op = this.invoke({ process, f: 'cas', key, node, value, expected }, timeoutMs, onEnd);
+    return this.write(op, { f: 'cas', key, expected, value });
   }
 
   /** `process` reads `key` at `node` with `consistency`; it ends `info` if not done in `timeoutMs`. */
@@ -117,7 +155,7 @@ export class ClientOps {
     timeoutMs: number,
     onEnd?: (op: ClientOp) => void,
   ): ClientOp {
-    const op = this.invoke(process, 'get', key, node, consistency, null, timeoutMs, onEnd);
+    const op = this.invoke({ process, f: 'get', key, node, consistency, value: null }, timeoutMs, onEnd);
     const n = this.host.node(node);
     if (!n.up) return this.end(op, 'fail', 'node is down');
     switch (consistency) {
@@ -147,6 +185,14 @@ export class ClientOps {
   /** `n` produced `rd`; its `messages` leave now. */
   onReady(n: SimNode, rd: Ready): void {
     const reads = this.reads(n);
+    if (rd.snapshot !== undefined) {
+      // The snapshot replaces the log: the proposer will not see its entries applied one by one.
+      for (const [index, op] of reads.writes) {
+        if (index > rd.snapshot.index) continue;
+        reads.writes.delete(index);
+        this.writeUnknown(op, 'a snapshot replaced the proposer\u2019s log');
+      }
+    }
     if (this.opts.leaseReads) reads.lease.noteSent(rd.messages, n.raw!.raft, n.clock(this.host.now()));
     for (const rs of rd.readStates) {
       for (const id of rs.requests) {
@@ -166,11 +212,22 @@ export class ClientOps {
     }
   }
 
-  /** `n` applied entries (or installed a snapshot): serve the reads that waited for them. */
+  /**
+   * `n` applied entries (or installed a snapshot): answer the writes it proposed that are now
+   * applied, then serve the reads that waited for them.
+   */
   onApplied(n: SimNode): void {
     const reads = this.perNode.get(n.id);
-    if (reads === undefined || reads.waiters.length === 0) return;
+    if (reads === undefined) return;
     const applied = n.applied.length;
+    for (const [index, op] of reads.writes) {
+      if (index > applied) continue;
+      reads.writes.delete(index);
+      const e = n.applied[index - 1]!;
+      const ours = e.term === op.proposed!.term;
+      this.writeApplied(op, ours, ours && op.f === 'cas' ? n.kv.conditionHeld(index) : undefined);
+    }
+    if (reads.waiters.length === 0) return;
     const waiting = reads.waiters;
     reads.waiters = [];
     for (const w of waiting) {
@@ -203,10 +260,22 @@ export class ClientOps {
     else this.afterApplied(n, rpc.index, op, 'follower-read-index');
   }
 
-  /** The write `op` proposed reached the proposer's state machine: at its index (ok) or not. */
-  writeApplied(op: ClientOp, ok: boolean): void {
-    if (ok) this.end(op, 'ok', '');
-    else this.end(op, 'fail', 'another entry was committed at its index');
+  /**
+   * The write `op` proposed reached the proposer's state machine: at its index (`ours`) or not;
+   * for a cas at its index, `held` says whether its condition held there.
+   */
+  writeApplied(op: ClientOp, ours: boolean, held?: boolean): void {
+    if (!ours) {
+      this.refuse(op, 'another entry was committed at its index');
+      return;
+    }
+    if (op.f !== 'cas') {
+      this.end(op, 'ok', '');
+      return;
+    }
+    assert(held !== undefined, `client-ops: cas op ${op.id} applied at its index has an outcome`);
+    if (held) this.end(op, 'ok', '');
+    else this.end(op, 'fail', 'the key did not hold the expected value');
   }
 
   /** The proposer can no longer tell whether `op` took effect (a snapshot replaced its log). */
@@ -227,28 +296,51 @@ export class ClientOps {
 
   // ---- internals ----------------------------------------------------------------------------
 
-  private invoke(
-    process: number,
-    f: 'get' | 'put',
-    key: string,
-    node: NodeId,
-    consistency: Consistency | undefined,
-    value: string | null,
-    timeoutMs: number,
-    onEnd: ((op: ClientOp) => void) | undefined,
-  ): ClientOp {
+  /** Proposes `op`'s command at its node, or refuses it as RaftNode would. */
+  private write(op: ClientOp, cmd: SimCommand): ClientOp {
+    const n = this.host.node(op.node);
+    if (!n.up) return this.refuse(op, 'node is down');
+    let at: { readonly index: number; readonly term: number };
+    try {
+      at = this.host.propose(n, encodeCommand(cmd));
+    } catch (err) {
+      if (err instanceof TransferInProgressError) {
+        // Refused before it was proposed, as RaftNode refuses it: it never took effect.
+        op.leaderHint = err.to;
+        return this.refuse(op, 'leadership transfer in progress');
+      }
+      if (!(err instanceof NotLeaderError)) throw err;
+      op.leaderHint = err.leaderHint;
+      return this.refuse(op, 'not the leader');
+    }
+    op.proposed = { index: at.index, term: at.term };
+    const writes = this.reads(n).writes;
+    // An earlier write of ours at this index was cut from the log by a later leader's entries
+    // (it was never committed: a committed entry is in every later leader's log, §5.4).
+    const earlier = writes.get(at.index);
+    if (earlier !== undefined) this.refuse(earlier, 'a later leader replaced its entry');
+    writes.set(at.index, op);
+    // Applied before we could note it (the host drove the node): answer it now.
+    if (n.applied.length >= at.index) this.onApplied(n);
+    return op;
+  }
+
+  private invoke(spec: OpSpec, timeoutMs: number, onEnd: ((op: ClientOp) => void) | undefined): ClientOp {
+    const { process } = spec;
     assert(!this.busy.has(process), `client-ops: process ${process} invokes while its last op is open`);
     const now = this.host.now();
     const op: ClientOp = {
       id: this.nextOpId++,
       process,
-      f,
-      key,
-      node,
-      consistency,
+      f: spec.f,
+      key: spec.key,
+      node: spec.node,
+      consistency: spec.consistency,
+      expected: spec.expected,
       invokedAt: now,
-      value,
+      value: spec.value,
       status: 'open',
+      neverRan: false,
       endedAt: Number.NaN,
       reason: '',
       path: undefined,
@@ -264,6 +356,12 @@ export class ClientOps {
       if (op.status === 'open') this.end(op, 'info', `no answer within ${timeoutMs}ms`);
     });
     return op;
+  }
+
+  /** Ends `op` as certainly not run: refused, or another entry took its index. */
+  private refuse(op: ClientOp, reason: string): ClientOp {
+    if (op.status === 'open' && op.f !== 'get') op.neverRan = true;
+    return this.end(op, 'fail', reason);
   }
 
   private end(op: ClientOp, status: Exclude<ClientOp['status'], 'open'>, reason: string): ClientOp {
@@ -323,7 +421,13 @@ export class ClientOps {
   private reads(n: SimNode): NodeReads {
     let r = this.perNode.get(n.id);
     if (r === undefined) {
-      r = { requests: new Map(), forwarded: new Map(), waiters: [], lease: new LeaseClock() };
+      r = {
+        requests: new Map(),
+        forwarded: new Map(),
+        waiters: [],
+        lease: new LeaseClock(),
+        writes: new Map(),
+      };
       this.perNode.set(n.id, r);
     }
     return r;

@@ -20,10 +20,19 @@ export interface ReadCounts {
   stale: number;
   /** Gets that failed or timed out (they observed nothing). */
   readsFailed: number;
+  /** Writes (put, delete, cas) that took effect. */
   writesOk: number;
+  /** Writes that certainly did not run (refused, or another entry took their index). */
   writesFailed: number;
   /** Writes whose outcome the client never learned (timeout, crash). */
   writesUnknown: number;
+  /** Of all writes: deletes, and cas operations by what the client saw. */
+  deletes: number;
+  casOk: number;
+  /** A cas that ran and found the key not holding what it expected: checked like a read. */
+  casConditionFailed: number;
+  /** A cas that never ran: left out of the checked history. */
+  casNeverRan: number;
 }
 
 /** What checking a run's client history found. */
@@ -87,10 +96,10 @@ export function checkClientHistory(
 
 /** E.g. `op 7 process 2: get k1 at a (lease, served by lease) t=120.0–121.0ms → "v7"`. */
 export function describeClientOp(op: ClientOp): string {
-  const how =
-    op.f === 'get'
-      ? ` (${op.consistency}${op.path === undefined ? '' : `, served by ${op.path}`})`
-      : ` = ${JSON.stringify(op.value)}`;
+  let how = '';
+  if (op.f === 'get') how = ` (${op.consistency}${op.path === undefined ? '' : `, served by ${op.path}`})`;
+  else if (op.f === 'put') how = ` = ${JSON.stringify(op.value)}`;
+  else if (op.f === 'cas') how = ` ${JSON.stringify(op.expected)}→${JSON.stringify(op.value)}`;
   const span = `t=${op.invokedAt.toFixed(1)}–${Number.isNaN(op.endedAt) ? 'open' : `${op.endedAt.toFixed(1)}ms`}`;
   let result = ` ${op.status}${op.reason === '' ? '' : ` (${op.reason})`}`;
   if (op.status === 'ok') result = op.f === 'get' ? ` → ${JSON.stringify(op.value)}` : ' ok';
@@ -108,6 +117,10 @@ function emptyCounts(): ReadCounts {
     writesOk: 0,
     writesFailed: 0,
     writesUnknown: 0,
+    deletes: 0,
+    casOk: 0,
+    casConditionFailed: 0,
+    casNeverRan: 0,
   };
 }
 
@@ -115,10 +128,8 @@ function emptyCounts(): ReadCounts {
 export function countReads(ops: readonly ClientOp[]): ReadCounts {
   const c = emptyCounts();
   for (const op of ops) {
-    if (op.f === 'put') {
-      if (op.status === 'ok') c.writesOk++;
-      else if (op.status === 'fail') c.writesFailed++;
-      else c.writesUnknown++;
+    if (op.f !== 'get') {
+      countWrite(c, op);
       continue;
     }
     if (op.status !== 'ok') {
@@ -132,6 +143,18 @@ export function countReads(ops: readonly ClientOp[]): ReadCounts {
     if (op.path === 'follower-read-index') c.followerReads++;
   }
   return c;
+}
+
+function countWrite(c: ReadCounts, op: ClientOp): void {
+  if (op.f === 'delete') c.deletes++;
+  if (op.f === 'cas' && op.status === 'ok') c.casOk++;
+  if (op.f === 'cas' && op.status === 'fail') {
+    if (op.neverRan) c.casNeverRan++;
+    else c.casConditionFailed++;
+  }
+  if (op.status === 'ok') c.writesOk++;
+  else if (op.status === 'fail' && op.neverRan) c.writesFailed++;
+  else if (op.status !== 'fail') c.writesUnknown++;
 }
 
 /** Adds up the read counts of many runs. */
@@ -148,6 +171,8 @@ export function describeReads(r: ReadCounts, ops: number): string {
     `  reads checked: linearizable ${r.linearizable}, lease ${r.lease} (${r.leaseServed} served by the lease, ` +
     `the rest by ReadIndex); ${r.followerReads} of these served by a follower with the leader's read index\n` +
     `  reads not checked: stale ${r.stale} (may be stale by contract); ${r.readsFailed} failed or timed out\n` +
-    `  writes: ok ${r.writesOk}, failed ${r.writesFailed}, outcome unknown to the client ${r.writesUnknown}`
+    `  writes: ok ${r.writesOk}, failed ${r.writesFailed}, outcome unknown to the client ${r.writesUnknown}\n` +
+    `  of which deletes ${r.deletes}; cas: ok ${r.casOk}, condition failed ${r.casConditionFailed} (checked), ` +
+    `never ran ${r.casNeverRan} (left out)`
   );
 }

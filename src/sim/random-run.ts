@@ -1,3 +1,4 @@
+import { assert } from '../raft/assert.js';
 import { members } from '../raft/membership.js';
 import { NONE, type NodeId, Role } from '../raft/types.js';
 import type { ClientOp } from './client-history.js';
@@ -94,8 +95,8 @@ const ELECTION_TIMEOUT_MS = 10 * 10;
  * loss, duplication, reordering, crashes and restarts, with clients writing and reading (every
  * consistency) throughout, each node on its own drifting clock. Safety is checked after every
  * event; at the end everything heals and the run must converge with every acknowledged write
- * committed on every node, a read of every key must succeed, and the client history (stale reads
- * aside) must be linearizable. With `membership`, configuration changes and transfers run
+ * committed on every node, a read of every key must succeed, and the client history of puts,
+ * deletes, cas and gets (stale reads aside) must be linearizable. With `membership`, configuration changes and transfers run
  * alongside the faults, convergence is demanded of the final configuration's members, and the
  * converged cluster must then stay quiet. Throws SimulationFailure on any violation.
  */
@@ -146,7 +147,7 @@ export function randomRun(seed: number, options: RandomRunOptions = {}): RandomR
   new Workload(c, load, {
     clients: load.between(3, 6),
     keys: ['k0', 'k1', 'k2'].slice(0, load.between(1, 3)),
-    mix: { put: 5, linearizable: 3, lease: 3, stale: 1 },
+    mix: { put: 4, delete: 1, cas: 2, linearizable: 3, lease: 3, stale: 1 },
     timeoutMs: load.pick([100, 300, 1000]),
     thinkMsMax: load.pick([2, 10, 20]),
     until: faultMs,
@@ -222,13 +223,22 @@ export function randomRun(seed: number, options: RandomRunOptions = {}): RandomR
     );
   }
   checkAckedWrites(c, ids);
-  checkKvConverged(c, finalMembers);
+  // The store the committed log builds: what every member must hold, and each cas's outcome.
+  const store = new SimKv();
+  store.reset(c.checker.committed);
+  checkKvConverged(c, finalMembers, store);
   finalReads(c, finalMembers, load, convergeMs, faults);
   if (membership) checkQuiet(c, faults);
   // Converged: every entry still in a log is committed, and no other will ever be.
   const committed = (i: number, t: number): boolean => c.checker.committed[i - 1]?.term === t;
-  const history = checkClientHistory(c.history, `seed ${seed}`, { committed });
-  options.onHistory?.(c.history.toJsonl({ committed }));
+  const conditionHeld = (i: number): boolean => {
+    const held = store.conditionHeld(i);
+    assert(held !== undefined, `random-run: a committed cas at index ${i}`);
+    return held;
+  };
+  const resolution = { committed, conditionHeld };
+  const history = checkClientHistory(c.history, `seed ${seed}`, resolution);
+  options.onHistory?.(c.history.toJsonl(resolution));
   if (history.explanation !== undefined) {
     throw new SimulationFailure(
       seed,
@@ -438,9 +448,7 @@ function checkAckedWrites(c: Cluster, ids: readonly NodeId[]): void {
 }
 
 /** Every node's key-value map is the one the committed log builds (I5, seen by the store). */
-function checkKvConverged(c: Cluster, ids: readonly NodeId[]): void {
-  const expected = new SimKv();
-  expected.reset(c.checker.committed);
+function checkKvConverged(c: Cluster, ids: readonly NodeId[], expected: SimKv): void {
   for (const id of ids) {
     const key = c.node(id).kv.differsFrom(expected);
     if (key === undefined) continue;

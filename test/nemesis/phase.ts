@@ -1,3 +1,4 @@
+import { assert } from '../../src/raft/assert.js';
 import { Prng } from '../../src/sim/prng.js';
 import type { FaultLog } from './fault-log.js';
 import { Filler } from './filler.js';
@@ -51,6 +52,8 @@ export interface PhaseReport {
   readonly recoveryDetail: string;
   readonly finals: FinalReads;
   readonly replicas: Agreement;
+  /** The checks the scenario declares (Scenario.checks), each to be judged at least once. */
+  readonly declaredChecks: readonly string[];
   readonly checks: ScenarioCheck[];
   readonly fillAcked: number;
   readonly fillMissing: string[];
@@ -100,7 +103,7 @@ export async function runPhase(
   workload.start();
   await sleep(300);
   const started = performance.now();
-  const ctx = scenarioContext(env.cluster, settings, scenario.name, {
+  const ctx = scenarioContext(env.cluster, settings, scenario, {
     rng: rng.fork(),
     deadline: started + faultMs,
     focus,
@@ -129,10 +132,13 @@ interface Findings {
 function scenarioContext(
   cluster: NemesisCluster,
   settings: PhaseSettings,
-  name: string,
+  scenario: Scenario,
   o: { rng: Prng; deadline: number; focus: { current: Endpoint | undefined }; findings: Findings },
 ): ScenarioContext {
   const { checks, notes, fill } = o.findings;
+  const name = scenario.name;
+  const declared = (check: string): void =>
+    assert(scenario.checks.includes(check), `nemesis: ${name} judges "${check}", not in its checks`);
   return {
     cluster,
     rng: o.rng,
@@ -145,8 +151,14 @@ function scenarioContext(
     fill: (count, via, budgetMs) =>
       fill.run(cluster.node(via).clientUrl, count, budgetMs, settings.requestTimeoutMs),
     check: (check, passed, detail) => {
-      checks.push({ scenario: name, name: check, passed, detail });
+      declared(check);
+      checks.push({ scenario: name, name: check, judged: true, passed, detail });
       settings.print(`  ${passed ? 'ok  ' : 'FAIL'} ${check}: ${detail}`);
+    },
+    notJudged: (check, reason) => {
+      declared(check);
+      checks.push({ scenario: name, name: check, judged: false, passed: false, detail: reason });
+      settings.print(`  NOT JUDGED ${check}: ${reason}`);
     },
     note: (text) => {
       notes.push(text);
@@ -198,6 +210,7 @@ async function finishPhase(env: PhaseEnv, settings: PhaseSettings, f: Finishing)
       finals.unread.length === 0 ? recovery.detail : `${recovery.detail}; unread: ${finals.unread.join(' ')}`,
     finals,
     replicas,
+    declaredChecks: f.scenario.checks,
     checks,
     fillAcked: fill.acked.size,
     fillMissing,

@@ -12,6 +12,16 @@ import type { Anomaly } from './workload.js';
 export const EXIT = { pass: 0, violation: 1, unknown: 2, recoveryFailed: 3, usage: 64 } as const;
 export type RunResult = 'pass' | 'violation' | 'unknown' | 'recovery-failed';
 
+/** How one of a scenario's declared checks fared over its rounds. */
+export interface CheckTally {
+  readonly name: string;
+  /** Rounds that judged it; at least one is required. */
+  readonly judged: number;
+  readonly passed: number;
+  /** Rounds that could not judge it within their bounds (each one a problem). */
+  readonly notJudged: number;
+}
+
 /** One scenario in the summary. */
 export interface ScenarioSummary {
   readonly name: string;
@@ -27,7 +37,10 @@ export interface ScenarioSummary {
   readonly recoveryMs: number;
   readonly recoveryDetail: string;
   readonly replicas: { readonly agree: boolean; readonly diverged: boolean; readonly detail: string };
+  /** Every judgement (or failure to judge) of the scenario's own checks, in order. */
   readonly checks: readonly ScenarioCheck[];
+  /** Each check the scenario declares, with how often it was judged and passed. */
+  readonly checkTally: readonly CheckTally[];
   readonly fillAcked: number;
   readonly fillMissing: readonly string[];
   readonly notes: readonly string[];
@@ -109,10 +122,21 @@ function scenarioSummary(p: PhaseReport, check: HistoryCheck): ScenarioSummary {
     recoveryDetail: p.recoveryDetail,
     replicas: { agree: p.replicas.agree, diverged: p.replicas.diverged, detail: p.replicas.detail },
     checks: p.checks,
+    checkTally: p.declaredChecks.map((name) => tallyOf(name, p.checks)),
     fillAcked: p.fillAcked,
     fillMissing: p.fillMissing.slice(0, 20),
     notes: p.notes,
     harnessError: p.harnessError,
+  };
+}
+
+function tallyOf(name: string, checks: readonly ScenarioCheck[]): CheckTally {
+  const mine = checks.filter((c) => c.name === name);
+  return {
+    name,
+    judged: mine.filter((c) => c.judged).length,
+    passed: mine.filter((c) => c.judged && c.passed).length,
+    notJudged: mine.filter((c) => !c.judged).length,
   };
 }
 
@@ -137,7 +161,14 @@ export function summarize(input: SummaryInput): NemesisSummary {
     else if (!s.replicas.agree) problems.push(`${s.name}: ${s.replicas.detail}`);
     for (const m of s.fillMissing)
       violations.push(`${s.name}: acknowledged write missing after recovery: ${m}`);
-    for (const c of s.checks) if (!c.passed) violations.push(`${s.name}: ${c.name}: ${c.detail}`);
+    for (const c of s.checks) {
+      if (!c.judged) problems.push(`${s.name}: ${c.name}: not judged: ${c.detail}`);
+      else if (!c.passed) violations.push(`${s.name}: ${c.name}: ${c.detail}`);
+    }
+    for (const t of s.checkTally) {
+      if (t.judged === 0 && t.notJudged === 0)
+        problems.push(`${s.name}: ${t.name}: never judged (no round of the scenario reached it)`);
+    }
     if (!s.recovered) problems.push(`${s.name}: recovery failed: ${s.recoveryDetail}`);
     if (s.harnessError !== undefined) problems.push(`${s.name}: ${s.harnessError}`);
   }
@@ -242,7 +273,12 @@ export function formatSummary(s: NemesisSummary): string {
       lines.push(
         `  bulk writes: ${c.fillAcked} acknowledged, ${c.fillMissing.length} missing after recovery`,
       );
-    for (const k of c.checks) lines.push(`  ${k.passed ? 'ok  ' : 'FAIL'} ${k.name}: ${k.detail}`);
+    for (const k of c.checks)
+      lines.push(`  ${k.judged ? (k.passed ? 'ok  ' : 'FAIL') : 'NOT JUDGED'} ${k.name}: ${k.detail}`);
+    for (const t of c.checkTally) {
+      const missed = t.notJudged > 0 ? `, not judged ${t.notJudged}×` : '';
+      lines.push(`  check "${t.name}": judged ${t.judged}×, passed ${t.passed}×${missed}`);
+    }
     for (const n of c.notes) lines.push(`  note: ${n}`);
     if (c.harnessError !== undefined) lines.push(`  harness error: ${c.harnessError}`);
   }

@@ -2,10 +2,15 @@ import type { Prng } from '../../src/sim/prng.js';
 import type { CutMode } from './link-proxy.js';
 import { type NemesisCluster, sleep } from './nemesis-cluster.js';
 
-/** A property a scenario asserts on its own (besides linearizability), with the evidence. */
+/**
+ * A property a scenario asserts on its own (besides linearizability), with the evidence; or, when
+ * `judged` is false, why it could not be judged this time (a problem of the run, not a pass).
+ */
 export interface ScenarioCheck {
   readonly scenario: string;
   readonly name: string;
+  readonly judged: boolean;
+  /** False when not judged. */
   readonly passed: boolean;
   readonly detail: string;
 }
@@ -27,7 +32,10 @@ export interface ScenarioContext {
    * be on every node at the end of the scenario.
    */
   fill(count: number, via: string, budgetMs: number): Promise<number>;
+  /** Judges one of the scenario's {@link Scenario.checks}. */
   check(name: string, passed: boolean, detail: string): void;
+  /** One of the scenario's checks could not be judged within its bound: a problem of the run. */
+  notJudged(name: string, reason: string): void;
   /** A message in the run's log. */
   note(text: string): void;
 }
@@ -37,6 +45,11 @@ export interface Scenario {
   readonly name: string;
   /** The question it answers, in one line. */
   readonly title: string;
+  /**
+   * The names of the checks it judges besides linearizability. Each must be judged at least once
+   * in every run of the scenario; one never judged, or not judged in some round, is a problem.
+   */
+  readonly checks: readonly string[];
   run(ctx: ScenarioContext): Promise<void>;
 }
 
@@ -77,6 +90,27 @@ export async function repeat(
     if (done > 0 ? left <= reserveMs : left <= -10_000) return;
     if (await round()) done++;
   }
+}
+
+/**
+ * Waits at most `boundMs` for a leader that a majority follows and that keeps its place and term
+ * for one election timeout (so not one about to lose an election already under way).
+ */
+export async function stableLeader(
+  ctx: ScenarioContext,
+  boundMs: number,
+): Promise<{ id: string; term: number } | undefined> {
+  const deadline = performance.now() + boundMs;
+  let held: { id: string; term: number; since: number } | undefined;
+  while (performance.now() < deadline) {
+    const l = await ctx.cluster.leader();
+    const now = performance.now();
+    if (l === undefined) held = undefined;
+    else if (held === undefined || held.id !== l.id || held.term !== l.term) held = { ...l, since: now };
+    else if (now - held.since >= ctx.electionTimeoutMs) return { id: l.id, term: l.term };
+    await sleep(50);
+  }
+  return undefined;
 }
 
 /** Every node but `id`. */

@@ -10,12 +10,22 @@ import {
   repeat,
   type Scenario,
   type ScenarioContext,
+  stableLeader,
 } from './scenario.js';
+
+// The checks the scenarios judge besides linearizability (see Scenario.checks).
+const STEPS_DOWN = 'an isolated leader steps down';
+const TERM_KEPT = 'an isolated node does not raise its term';
+const NOT_DEPOSED = 'the rejoining node does not depose the leader';
+const CAUGHT_UP = 'a follower far behind catches up';
+const BY_SNAPSHOT = 'it was caught up by a snapshot';
+const TRANSFER_NAMES_TARGET = 'a transfer that succeeds names the node asked for';
 
 /** The leader cut off in a minority while half of the clients talk to it; then healed. */
 export const leaderIsolated: Scenario = {
   name: 'leader-isolated',
   title: 'the leader is cut off in a minority while clients read from it and write through it',
+  checks: [STEPS_DOWN],
   async run(ctx) {
     const { cluster, rng, electionTimeoutMs: et } = ctx;
     await repeat(ctx, 1500, async () => {
@@ -31,7 +41,7 @@ export const leaderIsolated: Scenario = {
       // timeout steps down.
       const s = await cluster.status(l.id);
       ctx.check(
-        'an isolated leader steps down',
+        STEPS_DOWN,
         s === undefined || s.role !== 'leader' || s.term !== l.term,
         `node ${l.id}, leader in term ${l.term} before the partition, is ${s === undefined ? 'silent' : `${s.role} in term ${s.term}`} after ${Math.round(held)} ms`,
       );
@@ -48,6 +58,7 @@ export const leaderIsolated: Scenario = {
 export const leaderPaused: Scenario = {
   name: 'leader-paused',
   title: 'the leader is paused (SIGSTOP) past its election timeout and resumed while clients use it',
+  checks: [],
   async run(ctx) {
     const { cluster, rng, electionTimeoutMs: et } = ctx;
     await repeat(ctx, 1500, async () => {
@@ -71,6 +82,7 @@ export const leaderPaused: Scenario = {
 export const randomPartitions: Scenario = {
   name: 'random-partitions',
   title: 'a new random partition (majority/minority, bridge, one-way, isolated leader) every second',
+  checks: [],
   async run(ctx) {
     const { cluster, rng } = ctx;
     await repeat(ctx, 0, async () => {
@@ -143,15 +155,21 @@ export async function randomPartition(cluster: NemesisCluster, rng: Prng): Promi
 export const rejoinAfterIsolation: Scenario = {
   name: 'rejoin-after-isolation',
   title: 'a node rejoining after a long isolation does not depose the leader (PreVote)',
+  checks: [TERM_KEPT, NOT_DEPOSED],
   async run(ctx) {
     await repeat(ctx, 3500, async () => {
-      const l = await leaderOrNothing(ctx);
+      // A leader elected moments ago may still lose an election under way: that would be taken
+      // for the rejoining node's doing.
+      const l = await stableLeader(ctx, STABLE_LEADER_WAIT_MS);
       if (l === undefined) return false;
       await isolateAndRejoin(ctx, l);
       return true;
     });
   },
 };
+
+/** How long the rejoin scenario waits for a stable leader before it isolates or heals. */
+const STABLE_LEADER_WAIT_MS = 5000;
 
 async function isolateAndRejoin(ctx: ScenarioContext, l: { id: string; term: number }): Promise<void> {
   const { cluster, rng, electionTimeoutMs: et } = ctx;
@@ -163,15 +181,19 @@ async function isolateAndRejoin(ctx: ScenarioContext, l: { id: string; term: num
     isolatedTermMax = Math.max(isolatedTermMax, (await cluster.status(f))?.term ?? 0);
     await sleep(200);
   }
-  const before = await cluster.leader();
+  // Still isolated: the majority's leader must have settled before the heal can be judged.
+  const before = await stableLeader(ctx, STABLE_LEADER_WAIT_MS);
+  isolatedTermMax = Math.max(isolatedTermMax, (await cluster.status(f))?.term ?? 0);
   if (before === undefined) {
     cluster.healAll(false);
-    ctx.note(`rejoin: no stable leader just before node ${f} rejoined; not judged`);
+    const reason = `the majority without node ${f} had no stable leader within ${STABLE_LEADER_WAIT_MS} ms before the heal`;
+    ctx.notJudged(TERM_KEPT, reason);
+    ctx.notJudged(NOT_DEPOSED, reason);
     return;
   }
   // §9.6: a node that cannot win a pre-vote does not raise its term, so it cannot disrupt anyone.
   ctx.check(
-    'an isolated node does not raise its term',
+    TERM_KEPT,
     isolatedTermMax <= before.term,
     `node ${f} reached term ${isolatedTermMax} while isolated; the leader ${before.id} is in term ${before.term}`,
   );
@@ -190,7 +212,7 @@ async function isolateAndRejoin(ctx: ScenarioContext, l: { id: string; term: num
     await sleep(50);
   }
   ctx.check(
-    'the rejoining node does not depose the leader',
+    NOT_DEPOSED,
     kept,
     `leader ${before.id} in term ${before.term} when node ${f} rejoined; after: ${[...new Set(seen)].join('; ') || 'unchanged'}`,
   );
@@ -200,6 +222,7 @@ async function isolateAndRejoin(ctx: ScenarioContext, l: { id: string; term: num
 export const majorityKilled: Scenario = {
   name: 'majority-killed',
   title: 'a majority of the nodes is killed with kill -9 and restarted',
+  checks: [],
   async run(ctx) {
     const { cluster, rng } = ctx;
     const n = cluster.nodes.length;
@@ -222,6 +245,7 @@ export const majorityKilled: Scenario = {
 export const allKilled: Scenario = {
   name: 'all-killed',
   title: 'every node is killed with kill -9 and restarted',
+  checks: [],
   async run(ctx) {
     const { cluster, rng } = ctx;
     await repeat(ctx, 1500, async () => {
@@ -240,6 +264,7 @@ export const allKilled: Scenario = {
 export const lossySlowLinks: Scenario = {
   name: 'lossy-slow-links',
   title: 'links with delay, jitter, stalls and dropped connections',
+  checks: [],
   async run(ctx) {
     const { cluster, rng } = ctx;
     await repeat(ctx, 0, async () => {
@@ -278,6 +303,7 @@ export function degradeLinks(cluster: NemesisCluster, rng: Prng, et: number): vo
 export const snapshotCatchUp: Scenario = {
   name: 'snapshot-catch-up',
   title: 'a follower far behind is caught up by InstallSnapshot after the partition heals',
+  checks: [CAUGHT_UP, BY_SNAPSHOT],
   async run(ctx) {
     await repeat(ctx, 4000, async () => {
       const l = await leaderOrNothing(ctx);
@@ -289,6 +315,9 @@ export const snapshotCatchUp: Scenario = {
   },
 };
 
+/** How long the snapshot scenario writes, at most, to put the isolated follower far enough behind. */
+const FILL_BUDGET_MS = 30_000;
+
 async function catchUpBySnapshot(ctx: ScenarioContext, leaderId: string): Promise<void> {
   const { cluster, rng } = ctx;
   const f = rng.pick(others(cluster, leaderId));
@@ -296,15 +325,17 @@ async function catchUpBySnapshot(ctx: ScenarioContext, leaderId: string): Promis
   cluster.partition([[f], others(cluster, f)], pickCutMode(rng), false);
   const behind = (await cluster.status(f))?.appliedIndex ?? 0;
   // Past two snapshots: the leader's log no longer holds what the follower needs next.
-  const acked = await ctx.fill(2 * ctx.snapshotEntries + 50, leaderId, 15_000);
-  const l = await cluster.leader();
-  const target = l === undefined ? undefined : (await cluster.status(l.id))?.commitIndex;
+  const goal = behind + 2 * ctx.snapshotEntries + 50;
+  const filled = await fillUntil(ctx, goal, FILL_BUDGET_MS);
+  const target = filled.commitIndex;
   // Held bytes are not delivered: the appends sent into the partition would catch the follower up.
   cluster.healAll(false);
-  if (target === undefined || target - behind <= ctx.snapshotEntries) {
-    ctx.note(
-      `snapshot: only ${acked} writes acknowledged (commit ${target}), node ${f} was not far enough behind`,
-    );
+  if (target < goal) {
+    const reason =
+      `node ${f} was isolated at applied index ${behind}; ${filled.acked} writes acknowledged in ` +
+      `${FILL_BUDGET_MS} ms brought the commit index to ${target}, short of ${goal}`;
+    ctx.notJudged(CAUGHT_UP, reason);
+    ctx.notJudged(BY_SNAPSHOT, reason);
     return;
   }
   const started = performance.now();
@@ -315,14 +346,14 @@ async function catchUpBySnapshot(ctx: ScenarioContext, leaderId: string): Promis
     await sleep(100);
   }
   ctx.check(
-    'a follower far behind catches up',
+    CAUGHT_UP,
     applied >= target,
-    `node ${f} was isolated at applied index ${behind}; ${acked} writes later the commit index was ${target}; ` +
+    `node ${f} was isolated at applied index ${behind}; ${filled.acked} writes later the commit index was ${target}; ` +
       `it reached ${applied} in ${Math.round(performance.now() - started)} ms after the heal`,
   );
   const received = /received snapshot (\d+)/.exec(cluster.logText(f, logFrom));
   ctx.check(
-    'it was caught up by a snapshot',
+    BY_SNAPSHOT,
     received !== null,
     received === null
       ? `node ${f}'s log shows no "received snapshot" since it was isolated`
@@ -331,58 +362,133 @@ async function catchUpBySnapshot(ctx: ScenarioContext, leaderId: string): Promis
 }
 
 /**
+ * Bulk writes through whoever leads until the leader's commit index reaches `goal`, for at most
+ * `budgetMs`; resolves with the commit index last seen (0 if no leader answered) and the writes
+ * acknowledged.
+ */
+async function fillUntil(
+  ctx: ScenarioContext,
+  goal: number,
+  budgetMs: number,
+): Promise<{ commitIndex: number; acked: number }> {
+  const deadline = performance.now() + budgetMs;
+  let commitIndex = 0;
+  let acked = 0;
+  for (let round = 0; round < FILL_ROUNDS_MAX; round++) {
+    const l = await ctx.cluster.leader();
+    const status = l === undefined ? undefined : await ctx.cluster.status(l.id);
+    commitIndex = Math.max(commitIndex, status?.commitIndex ?? 0);
+    const left = deadline - performance.now();
+    if (commitIndex >= goal || left <= 0) break;
+    if (l === undefined) {
+      await sleep(100);
+      continue;
+    }
+    // A few more than needed: the clients' writes also raise the commit index, but not always.
+    const got = await ctx.fill(goal - commitIndex + 20, l.id, left);
+    acked += got;
+    if (got === 0) await sleep(100);
+  }
+  return { commitIndex, acked };
+}
+
+/** Rounds of bulk writes in one {@link fillUntil}, at most (each is bounded in time too). */
+const FILL_ROUNDS_MAX = 1000;
+
+/**
  * Leadership handed over again and again (thesis §3.10) while half of the clients talk to the
  * leader — lease reads included — sometimes to a node that is cut off or paused and cannot take it.
  */
 export const leaderTransfers: Scenario = {
   name: 'leader-transfers',
   title: 'leadership is handed over again and again, sometimes to a node that cannot take it',
+  checks: [TRANSFER_NAMES_TARGET],
   async run(ctx) {
     const outcomes: Record<string, number> = {};
+    const named: string[] = [];
     const wrongLeader: string[] = [];
+    const tally = (result: TransferResult): void => {
+      const status = result.answer.split(' ')[0] ?? '';
+      outcomes[status] = (outcomes[status] ?? 0) + 1;
+      if (result.named) named.push(result.answer);
+      if (result.wrong) wrongLeader.push(result.answer);
+    };
     await repeat(ctx, 800, async () => {
       const l = await leaderOrNothing(ctx);
       if (l === undefined) return false;
-      const result = await transferOnce(ctx, l.id);
-      const status = result.answer.split(' ')[0] ?? '';
-      outcomes[status] = (outcomes[status] ?? 0) + 1;
-      if (result.wrong) wrongLeader.push(result.answer);
+      tally(await transferOnce(ctx, l.id, true));
       await sleep(ctx.rng.between(300, 1000));
       return true;
     });
+    // The check needs a transfer to a named node answered 200: a short run may not have had one.
+    const until = performance.now() + PLAIN_TRANSFERS_MS;
+    for (let k = 0; k < PLAIN_TRANSFERS_MAX && named.length === 0 && performance.now() < until; k++) {
+      const l = await leaderOrNothing(ctx);
+      if (l !== undefined) tally(await transferOnce(ctx, l.id, false));
+      await sleep(ctx.rng.between(300, 1000));
+    }
     ctx.setFocus(undefined);
     ctx.note(`transfer answers by status: ${JSON.stringify(outcomes)}`);
+    if (named.length === 0) {
+      ctx.notJudged(
+        TRANSFER_NAMES_TARGET,
+        `no transfer to a named node was answered 200 (answers by status: ${JSON.stringify(outcomes)})`,
+      );
+      return;
+    }
     ctx.check(
-      'a transfer that succeeds names the node asked for',
+      TRANSFER_NAMES_TARGET,
       wrongLeader.length === 0,
-      wrongLeader.length === 0 ? 'every 200 named its target' : `answers: ${wrongLeader.join('; ')}`,
+      wrongLeader.length === 0
+        ? `each of the ${named.length} transfers to a named node answered 200 named it`
+        : `answers: ${wrongLeader.join('; ')}`,
     );
   },
 };
 
-/** One transfer from `leader`; the target is sometimes cut off or paused while it runs. */
+/** After its rounds, the transfer scenario tries this many unobstructed transfers at most… */
+const PLAIN_TRANSFERS_MAX = 10;
+/** …for at most this long, until one to a named node succeeds. */
+const PLAIN_TRANSFERS_MS = 15_000;
+
+interface TransferResult {
+  readonly answer: string;
+  /** A 200 to a named node: what the check judges. */
+  readonly named: boolean;
+  /** …naming another node. */
+  readonly wrong: boolean;
+}
+
+/**
+ * One transfer from `leader`; with `obstacles`, the target is sometimes anyone, or cut off or
+ * paused while the transfer runs; without, it is a named node in good health.
+ */
 async function transferOnce(
   ctx: ScenarioContext,
   leader: string,
-): Promise<{ answer: string; wrong: boolean }> {
+  obstacles: boolean,
+): Promise<TransferResult> {
   const { cluster, rng } = ctx;
   ctx.setFocus(leader);
-  const to = rng.chance(0.3) ? undefined : rng.pick(others(cluster, leader));
-  const obstacle = to === undefined || rng.chance(0.7) ? 'none' : rng.pick(['cut', 'pause'] as const);
+  const to = obstacles && rng.chance(0.3) ? undefined : rng.pick(others(cluster, leader));
+  const obstacle =
+    !obstacles || to === undefined || rng.chance(0.7) ? 'none' : rng.pick(['cut', 'pause'] as const);
   if (to !== undefined && obstacle === 'cut')
     cluster.partition([[to], others(cluster, to)], pickCutMode(rng), false);
   if (to !== undefined && obstacle === 'pause') cluster.pause(to);
   const answer = await cluster.transferLeadership(leader, to);
   if (obstacle === 'cut') cluster.healAll(rng.chance(0.5));
   if (to !== undefined && obstacle === 'pause') cluster.resume(to);
-  const named = /^200 leader (\d+)$/.exec(answer)?.[1];
-  return { answer, wrong: named !== undefined && to !== undefined && named !== to };
+  const leaderNow = /^200 leader (\d+)$/.exec(answer)?.[1];
+  const named = leaderNow !== undefined && to !== undefined;
+  return { answer, named, wrong: named && leaderNow !== to };
 }
 
 /** Every kind of fault at random, overlapping, with the leader targeted often: for long soaks. */
 export const mixed: Scenario = {
   name: 'mixed',
   title: 'random faults of every kind, overlapping, the leader targeted often',
+  checks: [],
   async run(ctx) {
     const { cluster, rng } = ctx;
     await repeat(ctx, 800, async () => {

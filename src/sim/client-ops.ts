@@ -42,10 +42,10 @@ export interface ClientHost {
   trace(text: () => string): void;
   /**
    * Proposes `data` at `n` (throws NotLeaderError), drives and checks the node, and returns where
-   * the entry went. ClientOps passes no `op`: it follows its writes itself (`writeApplied`), so
-   * that whatever the host records as acknowledged is the entry's own bytes, whatever the command.
+   * the entry went. The host records the entry's own bytes as acknowledged once applied in its
+   * term; ClientOps answers its clients itself (`writeApplied`).
    */
-  propose(n: SimNode, data: Uint8Array, op?: ClientOp): { readonly index: number; readonly term: number };
+  propose(n: SimNode, data: Uint8Array): { readonly index: number; readonly term: number };
   /** Takes `n`'s Readies and checks it. */
   drive(n: SimNode): void;
 }

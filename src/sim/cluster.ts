@@ -147,7 +147,7 @@ export class Cluster {
   snapshotsDeferred = 0;
   private readonly rng: Prng;
   private readonly queue = new EventQueue<SimEvent>();
-  private readonly pending = new Map<NodeId, Map<number, { term: Term; payload: string; op?: ClientOp }>>();
+  private readonly pending = new Map<NodeId, Map<number, { term: Term; payload: string }>>();
   private readonly recent: { at: number; text: string | (() => string) }[] = [];
   private readonly opts: Required<Omit<ClusterOptions, 'onEvent' | 'onSend' | 'voters'>> &
     Pick<ClusterOptions, 'onEvent' | 'onSend'>;
@@ -193,7 +193,7 @@ export class Cluster {
         sendRpc: (rpc) => this.sendRpc(rpc),
         later: (at, label, run) => this.later(at, label, run),
         trace: (text) => this.remember(text),
-        propose: (n, data, op) => this.proposeAt(n, data, op),
+        propose: (n, data) => this.proposeAt(n, data),
         drive: (n) => {
           this.drive(n);
           this.checkNode(n);
@@ -445,13 +445,9 @@ export class Cluster {
     }
   }
 
-  private proposeAt(n: SimNode, data: Uint8Array, op?: ClientOp): { term: Term; index: Index } {
+  private proposeAt(n: SimNode, data: Uint8Array): { term: Term; index: Index } {
     const at = n.raw!.propose([data]);
-    if (op !== undefined) op.proposed = { index: at.index, term: at.term };
-    const payload = op === undefined ? decoder.decode(data) : `put ${op.key} ${op.value}`;
-    this.pending
-      .get(n.id)!
-      .set(at.index, op === undefined ? { term: at.term, payload } : { term: at.term, payload, op });
+    this.pending.get(n.id)!.set(at.index, { term: at.term, payload: decoder.decode(data) });
     this.drive(n);
     this.checkNode(n);
     return at;
@@ -555,7 +551,6 @@ export class Cluster {
       if (p === undefined) continue;
       pending.delete(e.index);
       if (p.term === e.term) this.acked.push({ payload: p.payload, index: e.index, term: e.term });
-      if (p.op !== undefined) this.clients.writeApplied(p.op, p.term === e.term);
     }
     n.raw!.advance();
     this.clients.onApplied(n);
@@ -565,14 +560,10 @@ export class Cluster {
     }
   }
 
-  /** Proposals at or below the snapshot's index will never be seen applied here: outcome unknown. */
+  /** Proposals at or below the snapshot's index will never be seen applied here (ClientOps answers its own). */
   private snapshotInstalled(n: SimNode, through: number): void {
     const pending = this.pending.get(n.id)!;
-    for (const [i, p] of pending) {
-      if (i > through) continue;
-      pending.delete(i);
-      if (p.op !== undefined) this.clients.writeUnknown(p.op, 'a snapshot replaced the proposer\u2019s log');
-    }
+    for (const i of pending.keys()) if (i <= through) pending.delete(i);
   }
 
   private send(m: Message): void {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { SESSIONS_MAX_CEILING, SESSIONS_MAX_DEFAULT } from '../kv/types.js';
 import { formatPeerAddress } from '../transport/peer-address.js';
 
 /** Everything `flotilla serve` needs, validated. */
@@ -27,6 +28,11 @@ export interface ServeConfig {
   readonly leaseReads: boolean;
   /** The clock-rate difference between nodes that leases allow for. */
   readonly maxClockDrift: number;
+  /**
+   * Client sessions the KV store remembers: the dedup window of idempotency keys. Part of the
+   * replicated state's rules: every member must use the same value (docs/kv.md).
+   */
+  readonly sessionsMax: number;
 }
 
 export const SERVE_HELP = `usage: flotilla serve --id N --data-dir DIR --client-addr HOST:PORT --peer-addr HOST:PORT
@@ -48,6 +54,9 @@ options:
   --advertise-peer-addr HOST:PORT  the peer address other members dial, when it is not --peer-addr
                                  (a NAT, a port forward, a proxy); it is what --join announces
   --max-clock-drift F            clock-rate difference leases allow for, 0 to 0.5 (default 0.1)
+  --sessions-max N               idempotency keys (client sessions) remembered: a retry within the
+                                 last N keys is applied once (default 250000, ~250 bytes each).
+                                 EVERY member must use the same value; see docs/kv.md
   --config FILE                  read these settings from a JSON file (keys as the flags, e.g. "data-dir")
 
 Every flag can also come from the environment: FLOTILLA_ID, FLOTILLA_DATA_DIR, FLOTILLA_CLIENT_ADDR, ...
@@ -76,6 +85,7 @@ const FLAGS = [
   'snapshot-entries',
   'value-bytes-max',
   'max-clock-drift',
+  'sessions-max',
 ] as const;
 type Flag = (typeof FLAGS)[number];
 
@@ -164,6 +174,12 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
       ['1', 'true'].includes(env.FLOTILLA_LEASE_READS ?? '') ||
       file['lease-reads'] === true,
     maxClockDrift: fraction('max-clock-drift', get('max-clock-drift') ?? '0.1'),
+    sessionsMax: integer(
+      'sessions-max',
+      get('sessions-max') ?? String(SESSIONS_MAX_DEFAULT),
+      1,
+      SESSIONS_MAX_CEILING,
+    ),
   };
 }
 

@@ -97,7 +97,7 @@ export async function startNode(
     onWarning: (m) => logger.warn(m),
     onWalSync: metrics.walSynced,
   });
-  const store = new KvStore();
+  const store = new KvStore({ sessionsMax: cfg.sessionsMax });
   const addresses = Object.fromEntries([...cfg.initialCluster].map(([id, a]) => [id, formatPeerAddress(a)]));
   let peers = new Map([...cfg.initialCluster].filter(([id]) => id !== cfg.id));
   const fresh = storage.lastIndex() === 0 && storage.snapshot() === undefined;

@@ -21,7 +21,7 @@ import type {
 
 /** Options of a KvStore. Every member of a cluster must use the same values (docs/kv.md). */
 export interface KvStoreOptions {
-  /** How many client sessions to remember; SESSIONS_MAX_DEFAULT (10,000) when absent. */
+  /** How many client sessions to remember; SESSIONS_MAX_DEFAULT (250,000) when absent. */
   readonly sessionsMax?: number | undefined;
   /** Forget a session unused for more than this many log entries; absent: only LRU eviction. */
   readonly sessionTtlEntries?: number | undefined;
@@ -150,7 +150,7 @@ export class KvStore {
 
   /**
    * A retried command's answer from its session record. A failed condition's record keeps the
-   * key's revisions but not its value (up to 1 MiB for each of 10,000 sessions would be 10 GiB):
+   * key's revisions but not its value (up to 1 MiB for each of 250,000 sessions would be 250 GiB):
    * while the key still has the modRevision it had then, its value is the same and the answer is
    * the first one exactly; after a later write, the answer is still "condition failed" — it was,
    * when the command applied — with the key as it is now. Deterministic: it reads applied state.

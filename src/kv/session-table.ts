@@ -1,6 +1,6 @@
 import { assert } from '../raft/assert.js';
 import { ConfigError } from '../raft/errors.js';
-import { type KvResult, SESSIONS_MAX_DEFAULT } from './types.js';
+import { type KvResult, SESSIONS_MAX_CEILING, SESSIONS_MAX_DEFAULT } from './types.js';
 
 /**
  * The client sessions that make commands exactly-once (thesis §6.3): per client id, the last seq
@@ -14,6 +14,9 @@ import { type KvResult, SESSIONS_MAX_DEFAULT } from './types.js';
  *   when a command at a later index is applied.
  *
  * A retry that arrives after its session was dropped is applied again (docs/kv.md gives the bound).
+ * The window is counted in client ids, not time: a session survives while fewer than
+ * `sessionsMax` other client ids are used after it — with one-shot idempotency keys, the last
+ * `sessionsMax` keys.
  */
 
 /** How many sessions to keep and for how long. Every member of a cluster must use the same values. */
@@ -40,8 +43,10 @@ export function toSessionLimits(options: {
   readonly sessionTtlEntries?: number | undefined;
 }): SessionLimits {
   const sessionsMax = options.sessionsMax ?? SESSIONS_MAX_DEFAULT;
-  if (!Number.isSafeInteger(sessionsMax) || sessionsMax < 1) {
-    throw new ConfigError(`sessionsMax must be a positive integer, not ${sessionsMax}`);
+  if (!Number.isSafeInteger(sessionsMax) || sessionsMax < 1 || sessionsMax > SESSIONS_MAX_CEILING) {
+    throw new ConfigError(
+      `sessionsMax must be an integer from 1 to ${SESSIONS_MAX_CEILING}, not ${sessionsMax}`,
+    );
   }
   const ttl = options.sessionTtlEntries;
   if (ttl !== undefined && (!Number.isSafeInteger(ttl) || ttl < 1)) {

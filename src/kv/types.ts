@@ -11,8 +11,19 @@ export const VALUE_BYTES_MAX_DEFAULT = 1024 * 1024;
 export const VALUE_BYTES_CEILING = 16 * 1024 * 1024;
 /** The longest session `clientId`, in UTF-8 bytes. */
 export const CLIENT_ID_BYTES_MAX = 256;
-/** The default for `sessionsMax`, how many client sessions the store remembers. */
-export const SESSIONS_MAX_DEFAULT = 10_000;
+/**
+ * The default for `sessionsMax`, how many client sessions the store remembers: the dedup window of
+ * one-shot idempotency keys is the last 250,000 keys — at 7,000 writes/s about 36 s, well beyond
+ * the retry horizon of the default client (about 21 s: 5 attempts of up to 5 s). Measured cost of a
+ * full table of `idem:<uuid>` sessions: about 250 bytes of heap each (~60 MiB) and 56 bytes each
+ * in every snapshot (~14 MB). See docs/kv.md, "Bounds, and when a retry applies twice".
+ */
+export const SESSIONS_MAX_DEFAULT = 250_000;
+/**
+ * No configuration may raise `sessionsMax` above this: a JavaScript Map holds at most 2^24
+ * entries, and 10 million sessions are already about 2.4 GiB of heap.
+ */
+export const SESSIONS_MAX_CEILING = 10_000_000;
 /** The default `limit` of a range read that names none. */
 export const RANGE_LIMIT_DEFAULT = 1000;
 

@@ -14,7 +14,10 @@ export type Consistency = 'linearizable' | 'lease' | 'stale' | 'log';
 export interface WriteOptions {
   readonly ifModRevision?: number | undefined;
   readonly ifAbsent?: boolean | undefined;
-  /** Makes a retry with the same key exactly-once (a one-shot session in the state machine). */
+  /**
+   * Makes a retry with the same key exactly-once (a one-shot session in the state machine) while
+   * the key is among the store's last `sessionsMax` session ids; an older key's retry applies again.
+   */
   readonly idempotencyKey?: string | undefined;
 }
 
@@ -133,6 +136,11 @@ export class ReadUnavailableError extends FlotillaError {
   }
 }
 
+/**
+ * An Idempotency-Key is the one-shot session `idem:<key>`, seq 1: every key takes one slot of the
+ * session table, so the table's LRU bound (`sessionsMax`, `flotilla serve --sessions-max`) is the
+ * dedup window — the last `sessionsMax` keys (docs/kv.md).
+ */
 function sessionOf(idempotencyKey: string | undefined): { session?: KvSession } {
   return idempotencyKey === undefined ? {} : { session: { clientId: `idem:${idempotencyKey}`, seq: 1 } };
 }

@@ -3,7 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { parseServeConfig, ServeConfigError } from '../../src/cli/serve-config.js';
+import { parseServeConfig, SERVE_HELP, ServeConfigError } from '../../src/cli/serve-config.js';
+import { KvStore } from '../../src/kv/kv-store.js';
+import { SESSIONS_MAX_CEILING, SESSIONS_MAX_DEFAULT } from '../../src/kv/types.js';
 
 const BASE = [
   '--id',
@@ -46,6 +48,7 @@ describe('flotilla serve settings', () => {
       joinAsLearner: false,
       electionTimeoutMs: 1000,
       heartbeatIntervalMs: 100,
+      sessionsMax: SESSIONS_MAX_DEFAULT,
     });
     expect([...cfg.initialCluster.keys()]).toEqual(['1', '2', '3']);
   });
@@ -90,6 +93,38 @@ describe('flotilla serve settings', () => {
       expect(refusal([...BASE, ...CLUSTER, '--config', file])).toMatch(/unknown setting "no-such-setting"/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('--sessions-max comes from the flag, FLOTILLA_SESSIONS_MAX or the file, and is bounded', () => {
+    expect(parse([...BASE, ...CLUSTER, '--sessions-max', '5000']).sessionsMax).toBe(5000);
+    expect(parse([...BASE, ...CLUSTER], { FLOTILLA_SESSIONS_MAX: '70000' }).sessionsMax).toBe(70000);
+    const dir = mkdtempSync(join(tmpdir(), 'flotilla-cfg-'));
+    try {
+      const file = join(dir, 'node.json');
+      writeFileSync(file, JSON.stringify({ 'sessions-max': 123456 }));
+      expect(parse([...BASE, ...CLUSTER, '--config', file]).sessionsMax).toBe(123456);
+      expect(
+        parse([...BASE, ...CLUSTER, '--config', file, '--sessions-max', '9'], { FLOTILLA_SESSIONS_MAX: '8' })
+          .sessionsMax,
+      ).toBe(9);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(refusal([...BASE, ...CLUSTER, '--sessions-max', '0'])).toMatch(
+      /--sessions-max must be an integer/,
+    );
+    expect(refusal([...BASE, ...CLUSTER, '--sessions-max', 'many'])).toMatch(/--sessions-max/);
+    expect(refusal([...BASE, ...CLUSTER, '--sessions-max', String(SESSIONS_MAX_CEILING + 1)])).toMatch(
+      new RegExp(`from 1 to ${SESSIONS_MAX_CEILING}`),
+    );
+    expect(SERVE_HELP).toMatch(/--sessions-max N/);
+  });
+
+  test('every accepted --sessions-max is one the KV store accepts', () => {
+    for (const n of [1, SESSIONS_MAX_DEFAULT, SESSIONS_MAX_CEILING]) {
+      const cfg = parse([...BASE, ...CLUSTER, '--sessions-max', String(n)]);
+      expect(new KvStore({ sessionsMax: cfg.sessionsMax }).sessionLimits.sessionsMax).toBe(n);
     }
   });
 });

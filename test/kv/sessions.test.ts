@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { KvStore } from '../../src/kv/kv-store.js';
+import { SESSIONS_MAX_CEILING, SESSIONS_MAX_DEFAULT } from '../../src/kv/types.js';
 import { ConfigError } from '../../src/raft/errors.js';
 import { b, chunked, commandArb, Harness, replay, run, snapshotBytes } from './helpers.js';
 
@@ -138,6 +139,55 @@ describe('bounds: LRU eviction by log index of last use', () => {
       ),
       { ...replay, numRuns: 100 },
     );
+  });
+});
+
+describe('the idempotency-key window: the last sessionsMax keys', () => {
+  // An HTTP Idempotency-Key K is the one-shot session (idem:K, 1) (src/server/kv-service.ts).
+  const idem = (k: number) => s(`idem:key-${k}`, 1);
+
+  test('a retry within the last sessionsMax keys returns its first result; one key older is applied again', () => {
+    const N = 4;
+    const h = new Harness({ sessionsMax: N });
+    const first = Array.from({ length: N }, (_, k) => h.put('counter', `v${k}`, idem(k)));
+    expect(first.map((r) => r.ok && r.revision)).toEqual([1, 2, 3, 4]);
+    // Every one of the last N keys, the oldest included, is answered from its session.
+    for (let k = 0; k < N; k++) expect(h.put('counter', `v${k}`, idem(k))).toEqual(first[k]);
+    expect(h.store.revision).toBe(N);
+    expect(h.store.sessionsEvictedTotal).toBe(0);
+    // One more key: key 0, the least recently used, is forgotten; keys 1..N are the window.
+    expect(h.put('counter', `v${N}`, idem(N))).toMatchObject({ ok: true, revision: N + 1 });
+    expect(h.store.sessionsEvictedTotal).toBe(1);
+    expect(h.put('counter', 'v1', idem(1))).toEqual(first[1]);
+    // Key 0's retry is applied a second time: the documented bound of the window.
+    expect(h.put('counter', 'v0', idem(0))).toMatchObject({ ok: true, revision: N + 2 });
+    expect(h.store.get(b('counter'))).toMatchObject({ version: N + 2 });
+  });
+
+  test('a full table restored from a snapshot keeps the same window and evicts the same key next', async () => {
+    const N = 5;
+    const h = new Harness({ sessionsMax: N });
+    const first = Array.from({ length: N + 2 }, (_, k) => h.put(`k${k % 3}`, `v${k}`, idem(k)));
+    expect(h.store.sessionCount).toBe(N);
+    const restored = new Harness({ sessionsMax: N });
+    await restored.store.restore(chunked(await snapshotBytes(h.store), [3, 11]));
+    restored.next = h.next;
+    expect(await snapshotBytes(restored.store)).toEqual(await snapshotBytes(h.store));
+    for (const store of [h, restored]) {
+      // Keys 2..6 are the window: retries answered; key 1 is gone and applies again.
+      for (let k = 2; k < N + 2; k++) expect(store.put(`k${k % 3}`, `v${k}`, idem(k))).toEqual(first[k]);
+      expect(store.put('k1', 'v1', idem(1))).toMatchObject({ ok: true, revision: N + 3 });
+    }
+    expect(await snapshotBytes(restored.store)).toEqual(await snapshotBytes(h.store));
+  });
+
+  test('sessionsMax defaults to SESSIONS_MAX_DEFAULT and is bounded: a Map holds at most 2^24 entries', () => {
+    expect(new KvStore().sessionLimits.sessionsMax).toBe(SESSIONS_MAX_DEFAULT);
+    expect(() => new KvStore({ sessionsMax: SESSIONS_MAX_CEILING + 1 })).toThrow(ConfigError);
+    expect(new KvStore({ sessionsMax: SESSIONS_MAX_CEILING }).sessionLimits.sessionsMax).toBe(
+      SESSIONS_MAX_CEILING,
+    );
+    expect(SESSIONS_MAX_CEILING).toBeLessThan(2 ** 24);
   });
 });
 

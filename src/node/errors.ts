@@ -3,8 +3,11 @@ import { FlotillaError } from '../raft/errors.js';
 /** The proposal queue is full: the command was never proposed. Retry after a short wait. */
 export class OverloadedError extends FlotillaError {
   override readonly code = 'ERR_OVERLOADED';
-  constructor(readonly queued: number) {
-    super(`the node has ${queued} proposals waiting; the command was not proposed — retry shortly`);
+  constructor(
+    readonly queued: number,
+    message = `the node has ${queued} proposals waiting; the command was not proposed — retry shortly`,
+  ) {
+    super(message);
     this.name = 'OverloadedError';
   }
 }

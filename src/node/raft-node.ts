@@ -524,9 +524,15 @@ export class RaftNode<R> {
     try {
       return await this.opts.transport.request(lead, withKind(kind, body), this.opts.forwardTimeoutMs);
     } catch (err) {
-      const e = err as { code?: string; maybeDelivered?: boolean };
+      const e = err as { code?: string; maybeDelivered?: boolean; queueFull?: boolean };
       // Only a request that never left is "never proposed"; one lost with its connection may
-      // have been carried out by the leader.
+      // have been carried out by the leader. A full send queue means a busy leader, not a lost one.
+      if (e.code === 'ERR_PEER_UNAVAILABLE' && e.queueFull === true) {
+        throw new OverloadedError(
+          0,
+          `the connection to leader ${lead} is full; the request was not sent — retry shortly`,
+        );
+      }
       if (e.code === 'ERR_PEER_UNAVAILABLE' && e.maybeDelivered !== true) throw new NoLeaderError();
       throw new OutcomeUnknownError(`the request to leader ${lead} failed (${(err as Error).message})`);
     }

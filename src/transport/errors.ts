@@ -28,6 +28,8 @@ export class PeerUnavailableError extends FlotillaError {
     readonly reason: string,
     /** The request may have reached the peer (the connection was lost after it was queued). */
     readonly maybeDelivered = false,
+    /** The link is up but its send queue is full: the peer is slow, not gone (back off). */
+    readonly queueFull = false,
   ) {
     super(`peer ${peer} is unavailable: ${reason}; retry later or ask another node`);
     this.name = 'PeerUnavailableError';

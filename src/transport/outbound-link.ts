@@ -138,7 +138,7 @@ export class OutboundLink {
       );
     }
     if (this.queuedBytes + frame.length > this.ctx.sendQueueBytesMax) {
-      return Promise.reject(new PeerUnavailableError(this.peer, 'the send queue is full'));
+      return Promise.reject(new PeerUnavailableError(this.peer, 'the send queue is full', false, true));
     }
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { NoLeaderError, OverloadedError } from '../../src/node/errors.js';
+import { PeerUnavailableError } from '../../src/transport/errors.js';
 import { type LocalCluster, localCluster, startAll, waitFor } from './helpers.js';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -62,6 +63,19 @@ describe('RaftNode over a local network (real time, 10 ms ticks)', () => {
     const follower = [...c.nodes.values()].find((n) => !n.isLeader())!;
     c.net.cut(leader.id, follower.id);
     await expect(follower.propose(bytes('nope'))).rejects.toBeInstanceOf(Error);
+  });
+
+  test('a follower whose connection to the leader is full answers OverloadedError, not NoLeaderError', async () => {
+    const c = await started();
+    const leader = c.leader()!;
+    const follower = [...c.nodes.values()].find((n) => !n.isLeader())!;
+    // The transport refuses the forward the way a full send queue does (outbound-link.ts).
+    const transport = (follower as unknown as { opts: { transport: { request: unknown } } }).opts.transport;
+    transport.request = () =>
+      Promise.reject(new PeerUnavailableError(leader.id, 'the send queue is full', false, true));
+    await expect(follower.propose(bytes('busy'))).rejects.toMatchObject({ code: 'ERR_OVERLOADED' });
+    transport.request = () => Promise.reject(new PeerUnavailableError(leader.id, 'not connected'));
+    await expect(follower.propose(bytes('gone'))).rejects.toMatchObject({ code: 'ERR_NO_LEADER' });
   });
 
   test('a full proposal queue answers OverloadedError instead of growing', async () => {

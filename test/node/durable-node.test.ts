@@ -75,7 +75,8 @@ describe('RaftNode on DurableStorage (real files)', () => {
   });
 
   test('disk use stays bounded under a long write load (snapshots + WAL segment release)', async () => {
-    root = mkdtempSync(join(tmpdir(), 'flotilla-bounded-'));
+    const dir = mkdtempSync(join(tmpdir(), 'flotilla-bounded-'));
+    root = dir;
     const nodes = await startCluster(new LocalNetwork(), {
       snapshotEntries: 200,
       retainEntries: 50,
@@ -96,11 +97,11 @@ describe('RaftNode on DurableStorage (real files)', () => {
         'a recent snapshot',
       );
       // The biggest WAL of the three: followers compact on their own schedule too.
-      sizes.push(Math.max(...nodes.map((n) => dirSize(join(root, n.node.id, 'wal')))));
+      sizes.push(Math.max(...nodes.map((n) => dirSize(join(dir, n.node.id, 'wal')))));
       // Old snapshot files go as new ones land: the newest two per node (retain(2)), plus one
       // just committed whose compaction has not run yet.
       for (const n of nodes) {
-        const snaps = readdirSync(join(root, n.node.id, 'snap')).filter((f) => f.endsWith('.snap'));
+        const snaps = readdirSync(join(dir, n.node.id, 'snap')).filter((f) => f.endsWith('.snap'));
         expect(snaps.length, `snapshot files of node ${n.node.id}`).toBeLessThanOrEqual(3);
       }
     }

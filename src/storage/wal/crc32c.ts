@@ -28,6 +28,11 @@ function makeTable(): Int32Array {
 
 const T = makeTable();
 
+/** A copy of the sixteen tables, end to end (record-arena.ts loads them into WebAssembly memory). */
+export function crc32cTable(): Int32Array {
+  return T.slice();
+}
+
 /**
  * Continues a CRC32C over `bytes[start, end)`. Pass the previous result as `crc` to checksum data
  * that arrives in pieces; start from 0.

@@ -8,6 +8,7 @@ import {
   term,
 } from '../../raft/types.js';
 import { crc32c } from './crc32c.js';
+import type { RecordArena } from './record-arena.js';
 
 /**
  * One WAL record on disk, all numbers little-endian:
@@ -73,13 +74,16 @@ export class RecordEncoder {
   private readonly view: DataView;
   private at = 0;
 
+  /** The arena whose memory `bytes` is, which checksums every record at `finish()`. */
+  private readonly arena: RecordArena | undefined;
+
   /**
-   * Encodes into `scratch` when it has room (the caller must not touch it until the write of
-   * `finish()`'s bytes has completed), else into a new buffer.
+   * Encodes into `arena`'s memory when the records fit (the caller must not use the arena again
+   * until the write of `finish()`'s bytes has completed), else into a new buffer.
    */
-  constructor(size: number, scratch?: Uint8Array) {
-    this.bytes =
-      scratch !== undefined && scratch.length >= size ? scratch.subarray(0, size) : new Uint8Array(size);
+  constructor(size: number, arena?: RecordArena) {
+    this.arena = arena !== undefined && size <= arena.bytesMax ? arena : undefined;
+    this.bytes = this.arena === undefined ? new Uint8Array(size) : this.arena.buffer(size);
     this.view = new DataView(this.bytes.buffer, this.bytes.byteOffset, size);
   }
 
@@ -122,11 +126,12 @@ export class RecordEncoder {
     this.end(p - 1);
   }
 
-  /** The encoded records; every byte of the buffer must have been written. */
+  /** The encoded records, checksummed; every byte of the buffer must have been written. */
   finish(): Uint8Array {
     if (this.at !== this.bytes.length) {
       throw new RangeError(`record-encoder: wrote ${this.at} of ${this.bytes.length} bytes`);
     }
+    this.arena?.seal(this.bytes);
     return this.bytes;
   }
 
@@ -145,7 +150,8 @@ export class RecordEncoder {
 
   /** Fills in the CRC of the record whose type byte is at `typeAt`. */
   private end(typeAt: number): void {
-    this.view.setUint32(typeAt - 4, crc32c(this.bytes, typeAt, this.at), true);
+    // With an arena the CRCs are filled in by `finish()`, all records in one call.
+    if (this.arena === undefined) this.view.setUint32(typeAt - 4, crc32c(this.bytes, typeAt, this.at), true);
   }
 
   private u64(at: number, n: number): void {

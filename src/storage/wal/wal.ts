@@ -7,6 +7,7 @@ import type { FileLayer, OpenFile } from '../fs/file-layer.js';
 import { NodeFileLayer } from '../fs/node-file-layer.js';
 import { FsyncFailedError, WalWriteError } from './errors.js';
 import { entryRecordBytes, RecordEncoder } from './record.js';
+import { RecordArena } from './record-arena.js';
 import { type SnapshotPosition, scanWal } from './replay.js';
 import { segmentName } from './segment-name.js';
 import { TermRuns } from './term-runs.js';
@@ -53,10 +54,8 @@ export const SEGMENT_BYTES_DEFAULT = 64 * 1024 * 1024;
 /** See `WalOptions.sync`. */
 export type WalSyncMode = 'fdatasync' | 'dsync';
 export const WAL_SYNC_DEFAULT: WalSyncMode = 'dsync';
-/** The largest reused encoding buffer; bigger saves allocate their own. */
-const SCRATCH_BYTES_MAX = 1024 * 1024;
-/** Room for the hard state, truncation and snapshot records that may head a save. */
-const SCRATCH_SLACK_BYTES = 512;
+/** The encoding arena of each WAL: saves up to this size are encoded and checksummed in it. */
+const ARENA_BYTES = 1024 * 1024;
 
 interface Segment {
   readonly name: string;
@@ -81,11 +80,10 @@ export class Wal {
   private file: OpenFile | undefined;
   private fileBytes = 0;
   /**
-   * The buffer saves encode into, reused because saves run one at a time and each awaits its own
-   * write: a 256-entry save no longer allocates (and zeroes) 40 KB. It grows to the largest save
-   * up to SCRATCH_BYTES_MAX; a larger save gets a buffer of its own.
+   * Where saves are encoded and checksummed, reused because saves run one at a time and each
+   * awaits its own write (record-arena.ts). A save larger than it gets a buffer of its own.
    */
-  private scratch = new Uint8Array(0);
+  private readonly arena = new RecordArena(ARENA_BYTES);
 
   private constructor(
     private readonly fs: FileLayer,
@@ -228,7 +226,7 @@ export class Wal {
     }
     const rotate = this.file === undefined || this.fileBytes >= this.segmentBytes;
     const headHard = rotate || hardState !== undefined ? (hardState ?? this.hard) : undefined;
-    const enc = new RecordEncoder(size + this.headBytes(headHard, rotate), this.scratchFor(size));
+    const enc = new RecordEncoder(size + this.headBytes(headHard, rotate), this.arena);
     this.putHead(enc, headHard, rotate);
     if (first !== undefined && first <= last) enc.putTruncate(first);
     for (const e of entries) enc.putEntry(e);
@@ -277,15 +275,6 @@ export class Wal {
       this.held.shift();
       await this.syncDir();
     }
-  }
-
-  /** The scratch buffer, grown (by doubling) to hold about `bytes` when they fit under the cap. */
-  private scratchFor(bytes: number): Uint8Array | undefined {
-    const want = bytes + SCRATCH_SLACK_BYTES;
-    if (want > SCRATCH_BYTES_MAX) return undefined;
-    if (this.scratch.length < want)
-      this.scratch = new Uint8Array(Math.min(SCRATCH_BYTES_MAX, Math.max(want, this.scratch.length * 2)));
-    return this.scratch;
   }
 
   /** Bytes of the hard state (when given) and, on a new segment, the snapshot marker. */

@@ -179,6 +179,14 @@ export class RaftNode<R> {
   private lastSnapshotIndex: number;
   /** Command bytes applied since the last snapshot. */
   private bytesSinceSnapshot = 0;
+  /**
+   * The index the state machine reflects: the last entry applied to it, or the snapshot it was
+   * restored from. Reads wait on this, not on the core's applied index, which a follower's core
+   * moves to a snapshot's index as soon as the snapshot message arrives — before the host has
+   * restored the state machine from it (handleReady), so a read released by the core's index
+   * would be served from the state the snapshot replaces.
+   */
+  private stateIndex: Index = index(0);
 
   constructor(options: RaftNodeOptions<R>) {
     this.opts = {
@@ -230,7 +238,10 @@ export class RaftNode<R> {
   /** Restores the state machine from the latest snapshot, then starts ticking and serving peers. */
   async start(): Promise<void> {
     const snap = this.opts.storage.snapshot();
-    if (snap !== undefined) await this.opts.stateMachine.restore(this.opts.storage.openSnapshot(snap, 0));
+    if (snap !== undefined) {
+      await this.opts.stateMachine.restore(this.opts.storage.openSnapshot(snap, 0));
+      this.stateIndex = snap.index;
+    }
     const t = this.opts.transport;
     t.onMessage((m) => this.onMessage(m));
     t.onRequest((from, payload) => this.onForward(from, payload));
@@ -268,7 +279,7 @@ export class RaftNode<R> {
       term: s.term,
       leader: s.lead === NONE ? undefined : s.lead,
       commitIndex: s.commit,
-      appliedIndex: s.applied,
+      appliedIndex: this.stateIndex,
       voters: [...this.core.membership().voters],
     };
   }
@@ -372,6 +383,7 @@ export class RaftNode<R> {
     this.send(rd.messages);
     if (rd.snapshot !== undefined) {
       await this.opts.stateMachine.restore(storage.openSnapshot(rd.snapshot, 0));
+      this.stateIndex = rd.snapshot.index;
       await storage.installSnapshot(rd.snapshot);
       this.lastSnapshotIndex = rd.snapshot.index;
       this.lastAppliedTerm = rd.snapshot.term;
@@ -405,6 +417,7 @@ export class RaftNode<R> {
     else if (e.kind === EntryKind.Config) this.metrics?.confChangeApplied();
     this.bytesSinceSnapshot += e.data.length;
     this.lastAppliedTerm = e.term;
+    this.stateIndex = e.index;
     const w = this.waiting.get(e.index);
     if (w === undefined) return;
     this.waiting.delete(e.index);
@@ -477,7 +490,7 @@ export class RaftNode<R> {
   /** Snapshots the state machine every `snapshotEntries` entries or `snapshotBytes` bytes, then compacts the log. */
   private maybeSnapshot(): void {
     const { snapshotEntries, snapshotBytes } = this.opts;
-    const applied = this.core.raft.log.applied;
+    const applied = this.stateIndex;
     if (this.snapshotting || applied === this.lastSnapshotIndex) return;
     const byEntries = snapshotEntries > 0 && applied - this.lastSnapshotIndex >= snapshotEntries;
     const byBytes = snapshotBytes > 0 && this.bytesSinceSnapshot >= snapshotBytes;
@@ -578,7 +591,7 @@ export class RaftNode<R> {
       if (kind === FORWARD_LOG_READ) {
         // The barrier entry is applied here: everything committed before the read began is too.
         await this.submit(new Uint8Array(0));
-        return encodeForwardReply({ result: this.core.raft.log.applied }, indexCodec);
+        return encodeForwardReply({ result: this.stateIndex }, indexCodec);
       }
       if (kind === FORWARD_CONF_CHANGE) {
         const change = JSON.parse(new TextDecoder().decode(body)) as MembershipChange;
@@ -731,7 +744,7 @@ export class RaftNode<R> {
   }
 
   private waitApplied(at: number): Promise<void> {
-    if (this.core.raft.log.applied >= at) return Promise.resolve();
+    if (this.stateIndex >= at) return Promise.resolve();
     return new Promise((resolve) => this.appliedWaiters.push({ index: at, resolve }));
   }
 
@@ -759,7 +772,7 @@ export class RaftNode<R> {
 
   private wakeAppliedWaiters(): void {
     if (this.appliedWaiters.length === 0) return;
-    const applied = this.core.raft.log.applied;
+    const applied = this.stateIndex;
     const ready = this.appliedWaiters.filter((w) => w.index <= applied);
     if (ready.length === 0) return;
     this.appliedWaiters = this.appliedWaiters.filter((w) => w.index > applied);

@@ -75,6 +75,53 @@ describe('reads at a deposed leader {A} | {B, C}', () => {
     expect(c.machines.get(follower.id)!.items).toContain('w');
   });
 
+  test('a follower restoring a snapshot from the leader serves no read, and claims no applied index, until the restore is done', async () => {
+    // Every applied entry is snapshotted and nothing is kept behind it, so the snapshot the
+    // follower gets ends at the leader's commit index: a read's index is then the snapshot's own.
+    cluster = localCluster({ snapshotEntries: 1, retainEntries: 0 });
+    const c = await startAll(cluster);
+    const leader = c.leader()!;
+    const behind = [...c.nodes.values()].find((n) => n !== leader)!;
+    c.net.isolate(behind.id);
+    const written = Array.from({ length: 30 }, (_, k) => `s${k}`);
+    for (const w of written) await leader.propose(bytes(w));
+    const leaderStore = c.storages.get(leader.id)!;
+    await waitFor(
+      () => leaderStore.snapshot()?.index === leader.status().commitIndex && leaderStore.firstIndex() > 10,
+      5000,
+      'the leader to snapshot its whole log',
+    );
+    const snapIndex = leaderStore.snapshot()!.index;
+
+    const machine = c.machines.get(behind.id)!;
+    const restore = machine.restore.bind(machine);
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    let restoring = false;
+    machine.restore = async (chunks) => {
+      restoring = true;
+      await gate;
+      await restore(chunks);
+    };
+    c.net.heal();
+    await waitFor(() => restoring, 5000, 'the follower to start restoring the snapshot');
+    // Its core already holds the snapshot; its state machine does not.
+    expect(behind.status().appliedIndex).toBeLessThan(snapIndex);
+    let seen: string[] | undefined;
+    const read = behind.readBarrier().then(() => {
+      seen = [...machine.items];
+    });
+    await waitFor(() => behind.status().leader === leader.id, 2000, 'the follower to know the leader');
+    await new Promise((r) => setTimeout(r, 300)); // time for a wrongly released read to complete
+    expect(seen).toBeUndefined();
+    release();
+    await read;
+    expect(seen).toEqual(written);
+    expect(behind.status().appliedIndex).toBeGreaterThanOrEqual(snapIndex);
+  });
+
   test('once its lease has run out on its own clock, a leader that still believes it leads falls back to ReadIndex', async () => {
     let skew = 0;
     const c = localCluster({ leaseReads: true, clock: () => performance.now() + skew });

@@ -32,7 +32,7 @@ type Step =
   | { readonly kind: 'hard'; readonly hardState: HardState }
   | { readonly kind: 'truncate'; readonly from: number }
   | { readonly kind: 'entry'; readonly entry: Entry }
-  | { readonly kind: 'marker'; readonly index: Index; readonly term: Term };
+  | { readonly kind: 'marker'; readonly index: Index; readonly term: Term; readonly replacesLog: boolean };
 
 const EMPTY: Model = { hardState: hardState(0, '', 0), snapshot: undefined, entries: [] };
 
@@ -52,13 +52,11 @@ function steps(m: Model, op: Op): Step[] {
       return out;
     }
     case 'marker': {
+      // §7: a log without the snapshot's last entry is replaced by it, in the same (one) record,
+      // so no crash can keep the log's truncation without the new snapshot.
       const held = m.entries.find((e) => e.index === op.index);
-      const out: Step[] = [];
-      if (held?.term !== op.term && m.entries.length > 0) {
-        out.push({ kind: 'truncate', from: (m.snapshot?.index ?? 0) + 1 });
-      }
-      out.push({ kind: 'marker', index: op.index, term: op.term });
-      return out;
+      const replacesLog = held?.term !== op.term && m.entries.length > 0;
+      return [{ kind: 'marker', index: op.index, term: op.term, replacesLog }];
     }
     case 'release':
       return [];
@@ -77,7 +75,7 @@ function applyStep(m: Model, s: Step): Model {
       return {
         ...m,
         snapshot: { index: s.index, term: s.term },
-        entries: m.entries.filter((e) => e.index > s.index),
+        entries: s.replacesLog ? [] : m.entries.filter((e) => e.index > s.index),
       };
   }
 }

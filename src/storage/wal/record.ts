@@ -36,6 +36,12 @@ export enum RecordType {
   Truncate = 3,
   /** payload: index u64, term u64 — a snapshot through `index` is durable; entries ≤ index are dropped */
   Snapshot = 4,
+  /**
+   * payload: index u64, term u64 — as Snapshot, and every entry held is dropped: the log did not
+   * hold the snapshot's last entry, so the snapshot replaces it (§7). One record, so a torn write
+   * keeps the old log and snapshot whole or replaces both, never drops the log alone.
+   */
+  SnapshotReset = 5,
 }
 
 /** A decoded record. */
@@ -43,7 +49,8 @@ export type WalRecord =
   | { readonly type: RecordType.Entry; readonly entry: Entry }
   | { readonly type: RecordType.HardState; readonly hardState: HardState }
   | { readonly type: RecordType.Truncate; readonly from: Index }
-  | { readonly type: RecordType.Snapshot; readonly index: Index; readonly term: Term };
+  | { readonly type: RecordType.Snapshot; readonly index: Index; readonly term: Term }
+  | { readonly type: RecordType.SnapshotReset; readonly index: Index; readonly term: Term };
 
 /** The outcome of reading one record at an offset. */
 export type Decoded =
@@ -119,8 +126,8 @@ export class RecordEncoder {
     this.end(p - 1);
   }
 
-  putSnapshot(i: Index, t: Term): void {
-    const p = this.begin(RecordType.Snapshot, SNAPSHOT_FIXED);
+  putSnapshot(i: Index, t: Term, replacesLog = false): void {
+    const p = this.begin(replacesLog ? RecordType.SnapshotReset : RecordType.Snapshot, SNAPSHOT_FIXED);
     this.u64(p, i);
     this.u64(p + 8, t);
     this.end(p - 1);
@@ -238,13 +245,14 @@ function parsePayload(bytes: Uint8Array, view: DataView, start: number, end: num
       if (from === undefined || from === 0) return 'a truncation record with an impossible index';
       return { type: RecordType.Truncate, from: index(from) };
     }
-    case RecordType.Snapshot: {
+    case RecordType.Snapshot:
+    case RecordType.SnapshotReset: {
       if (size !== SNAPSHOT_FIXED) return `a snapshot-marker record of ${size} payload bytes`;
       const i = readU64(view, p);
       const t = readU64(view, p + 8);
       if (i === undefined || t === undefined)
         return 'a snapshot-marker record with an impossible index or term';
-      return { type: RecordType.Snapshot, index: index(i), term: term(t) };
+      return { type, index: index(i), term: term(t) };
     }
     default:
       return `an unknown record type ${type}`;
@@ -266,6 +274,7 @@ function plausible(bytes: Uint8Array, view: DataView, at: number): boolean {
     case RecordType.Truncate:
       return size === TRUNCATE_FIXED;
     case RecordType.Snapshot:
+    case RecordType.SnapshotReset:
       return size === SNAPSHOT_FIXED;
     default:
       return false;

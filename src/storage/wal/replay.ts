@@ -215,6 +215,17 @@ class ReplayLog {
         this.entries.length = Math.max(0, r.from - this.start);
         return;
       }
+      case RecordType.SnapshotReset: {
+        if (this.snapshot !== undefined && r.index <= this.snapshot.index) {
+          fail(
+            `snapshot marker (${r.index}, ${r.term}) replacing the log does not follow (${this.snapshot.index}, ${this.snapshot.term})`,
+          );
+        }
+        this.entries = [];
+        this.start = 0;
+        this.snapshot = { index: r.index, term: r.term };
+        return;
+      }
       case RecordType.Snapshot: {
         if (this.snapshot !== undefined && r.index <= this.snapshot.index) {
           if (r.index === this.snapshot.index && r.term === this.snapshot.term) return;

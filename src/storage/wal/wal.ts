@@ -255,11 +255,11 @@ export class Wal {
     const rotate = this.file === undefined || this.fileBytes >= this.segmentBytes;
     const headHard = rotate ? this.hard : undefined;
     const size = this.headBytes(headHard, rotate) + RecordEncoder.snapshotBytes;
-    const enc = new RecordEncoder(size + (discard ? RecordEncoder.truncateBytes : 0));
+    const enc = new RecordEncoder(size);
     this.putHead(enc, headHard, rotate);
-    // §7: a log that does not hold the snapshot's last entry is replaced by the snapshot.
-    if (discard) enc.putTruncate(index(base + 1));
-    enc.putSnapshot(i, t);
+    // §7: a log that does not hold the snapshot's last entry is replaced by the snapshot — in one
+    // record, so that a torn write cannot drop the log and keep the old snapshot.
+    enc.putSnapshot(i, t, discard);
     await this.write(enc, rotate);
     if (discard) this.terms.truncateFrom(index(base + 1));
     this.terms.compactTo(i);

@@ -512,7 +512,8 @@ export class RaftNode<R> {
         await sink.commit();
         const compactTo = index(Math.max(storage.firstIndex() - 1, applied - this.opts.retainEntries));
         await storage.compactLog(meta, compactTo);
-        this.lastSnapshotIndex = applied;
+        // A newer snapshot from the leader may have been installed meanwhile (compactLog then drops this one).
+        this.lastSnapshotIndex = Math.max(this.lastSnapshotIndex, applied);
         this.metrics?.snapshotTaken();
       } catch (err) {
         await sink.abort().catch(() => {});

@@ -136,17 +136,28 @@ export class DurableStorage implements NodeStorage {
     return this.inOrder(async () => {
       await this.wal.saveSnapshotMarker(meta.index, meta.term);
       this.mem.applySnapshot(meta);
-      await this.snaps.retain(2);
+      await this.snaps.retain(meta);
     });
   }
 
+  /**
+   * Records the node's own snapshot `meta` and drops the log through `compactTo`. When a newer
+   * snapshot from the leader was installed while this one was being written (own snapshots
+   * stream in the background), this one is of no use: nothing is recorded (the WAL's marker
+   * never goes back) and its file goes with the next clean-up.
+   */
   compactLog(meta: SnapshotMeta, compactTo: Index): Promise<void> {
     return this.inOrder(async () => {
+      const current = this.mem.snapshot();
+      if (current !== undefined && current.index >= meta.index) {
+        await this.snaps.retain(current);
+        return;
+      }
       await this.wal.saveSnapshotMarker(meta.index, meta.term);
       this.mem.setSnapshot(meta);
       this.mem.compact(compactTo);
       await this.wal.releaseTo(compactTo);
-      await this.snaps.retain(2);
+      await this.snaps.retain(meta);
     });
   }
 

@@ -61,3 +61,55 @@ test("the node's own snapshot keeps its whole configuration across a restart", a
   expect(again.lastIndex()).toBe(10);
   await again.close();
 });
+
+const meta = (i: number, t: number): SnapshotMeta => ({
+  index: index(i),
+  term: term(t),
+  voters: ['a', 'b', 'c'],
+  learners: [],
+  outgoing: [],
+});
+
+test('compaction never deletes the snapshot file the WAL marker names, whatever received snapshots wait above it', async () => {
+  const disk = new SimulatedDisk();
+  const fs = disk.fs();
+  const s = await DurableStorage.open({ dir: DATA, fs });
+  await s.save(entries(1, 14, 2), { term: term(2), vote: 'a', commit: index(14) });
+  await writeSnapshot(s, meta(10, 2), new Uint8Array([10]));
+  await s.compactLog(meta(10, 2), index(8));
+  // Two snapshots from a leader are stored but never installed (their messages were lost, or
+  // came from a deposed leader): files above the marker.
+  await writeSnapshot(s, meta(20, 3), new Uint8Array([20]));
+  await writeSnapshot(s, meta(25, 3), new Uint8Array([25]));
+  await writeSnapshot(s, meta(12, 2), new Uint8Array([12]));
+  await s.compactLog(meta(12, 2), index(11));
+  expect(await readAll(s.openSnapshot(meta(12, 2), 0))).toEqual(new Uint8Array([12]));
+  await s.close();
+  const again = await DurableStorage.open({ dir: DATA, fs });
+  expect(again.snapshot()?.index).toBe(12);
+  expect(await readAll(again.openSnapshot(meta(12, 2), 0))).toEqual(new Uint8Array([12]));
+  await again.close();
+});
+
+test("the node's own snapshot finished after a newer one from the leader was installed is dropped, not recorded", async () => {
+  const disk = new SimulatedDisk();
+  const fs = disk.fs();
+  const s = await DurableStorage.open({ dir: DATA, fs });
+  await s.save(entries(1, 14, 2), { term: term(2), vote: 'a', commit: index(14) });
+  // The node starts its own snapshot at 12 (streamed in the background)...
+  const own = s.createSnapshot(meta(12, 2));
+  await own.write(new Uint8Array([12]));
+  // ...while the leader's snapshot at 30 arrives and is installed.
+  await writeSnapshot(s, meta(30, 3), new Uint8Array([30]));
+  await s.installSnapshot(meta(30, 3));
+  await own.commit();
+  await s.compactLog(meta(12, 2), index(10)); // was: the WAL marker would go back from 30 to 12
+  expect(s.snapshot()?.index).toBe(30);
+  await s.save(entries(31, 32, 3), undefined);
+  await s.close();
+  const again = await DurableStorage.open({ dir: DATA, fs });
+  expect(again.snapshot()?.index).toBe(30);
+  expect(again.lastIndex()).toBe(32);
+  expect(await readAll(again.openSnapshot(meta(30, 3), 0))).toEqual(new Uint8Array([30]));
+  await again.close();
+});

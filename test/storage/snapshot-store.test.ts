@@ -121,16 +121,16 @@ describe('SnapshotStore', () => {
     expect(warnings.at(-1)).toMatch(/header checksum mismatch/);
   });
 
-  test('retain(n) keeps the newest n snapshots', async () => {
+  test('retain(current) keeps current, the newest above it and the newest below it', async () => {
     const disk = new SimulatedDisk();
     const s = await store(disk);
-    for (const i of [3, 1, 7, 5]) await writeSnapshot(s, i, 1, data(i, 100));
-    await s.retain(2);
-    expect(disk.list(DIR)).toEqual([
-      snapshotFileName(index(5), term(1)),
-      snapshotFileName(index(7), term(1)),
-    ]);
-    expect((await s.list()).map((m) => m.index)).toEqual([7, 5]);
+    for (const i of [3, 1, 9, 7, 5, 11]) await writeSnapshot(s, i, 1, data(i, 100));
+    await s.retain({ index: index(5), term: term(1) });
+    expect([...disk.list(DIR)].sort()).toEqual([3, 5, 11].map((i) => snapshotFileName(index(i), term(1))));
+    expect((await s.list()).map((m) => m.index)).toEqual([11, 5, 3]);
+    // The newest: kept, and the one below it; nothing above.
+    await s.retain({ index: index(11), term: term(1) });
+    expect((await s.list()).map((m) => m.index)).toEqual([11, 5]);
   });
 
   test('abort() leaves nothing behind; stale temporary files are removed at open', async () => {

@@ -154,12 +154,28 @@ export class SnapshotStore {
     }
   }
 
-  /** Deletes every snapshot but the newest `n`. */
-  async retain(n: number): Promise<void> {
-    assert(Number.isSafeInteger(n) && n >= 1, `snapshot-store: retain(${n}) must keep at least one`);
-    const old = (await this.names()).slice(n);
-    for (const name of old) await this.fs.unlink(join(this.dir, name));
-    if (old.length > 0) await syncDir(this.fs, this.dir);
+  /**
+   * Deletes every snapshot file but three: `current` (the one the log continues from: never
+   * deleted, whatever lies around it), the newest one above it (received from a leader and maybe
+   * about to be installed), and the newest one below it (a follower may still be reading it).
+   * Keeping "the newest n" instead could delete `current` itself when received snapshots that
+   * were never installed sit above it.
+   */
+  async retain(current: { index: Index; term: Term }): Promise<void> {
+    const keep = snapshotFileName(current.index, current.term);
+    let above: string | undefined;
+    let below: string | undefined;
+    const doomed: string[] = [];
+    // Newest first.
+    for (const name of await this.names()) {
+      if (name === keep) continue;
+      const at = parseSnapshotFileName(name)!;
+      if (at.index > current.index && above === undefined) above = name;
+      else if (at.index <= current.index && below === undefined) below = name;
+      else doomed.push(name);
+    }
+    for (const name of doomed) await this.fs.unlink(join(this.dir, name));
+    if (doomed.length > 0) await syncDir(this.fs, this.dir);
   }
 
   private names(): Promise<string[]> {

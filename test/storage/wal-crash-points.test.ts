@@ -4,6 +4,15 @@ import { Prng } from '../../src/sim/prng.js';
 import { SimulatedDisk, type TornMode } from '../../src/storage/fs/simulated-disk.js';
 import { Wal, type WalRecovered, type WalSyncMode } from '../../src/storage/wal/wal.js';
 import { DIR, entry, hardState, randomBytes } from './helpers.js';
+import {
+  applyStep,
+  emptyWalModel,
+  lastIndex,
+  markerStep,
+  saveSteps,
+  type WalModel,
+  type WalStep,
+} from './wal-model.js';
 
 /**
  * Every write and fsync boundary of a workload, crashed at: the machine stops there, loses what
@@ -20,63 +29,20 @@ type Op =
   | { readonly kind: 'marker'; readonly index: Index; readonly term: Term }
   | { readonly kind: 'release'; readonly index: Index };
 
-interface Model {
-  readonly hardState: HardState;
-  readonly snapshot: { index: Index; term: Term } | undefined;
-  /** Entries after the snapshot. */
-  readonly entries: readonly Entry[];
-}
+type Snap = { readonly index: Index; readonly term: Term };
+type Model = WalModel<Snap>;
+type Step = WalStep<Snap>;
 
-/** One record's effect, in the order the WAL writes a call's records. */
-type Step =
-  | { readonly kind: 'hard'; readonly hardState: HardState }
-  | { readonly kind: 'truncate'; readonly from: number }
-  | { readonly kind: 'entry'; readonly entry: Entry }
-  | { readonly kind: 'marker'; readonly index: Index; readonly term: Term; readonly replacesLog: boolean };
-
-const EMPTY: Model = { hardState: hardState(0, '', 0), snapshot: undefined, entries: [] };
-
-function lastIndex(m: Model): number {
-  return m.entries.at(-1)?.index ?? m.snapshot?.index ?? 0;
-}
+const EMPTY: Model = emptyWalModel<Snap>();
 
 function steps(m: Model, op: Op): Step[] {
   switch (op.kind) {
-    case 'save': {
-      const out: Step[] = [];
-      if (op.hardState !== undefined) out.push({ kind: 'hard', hardState: op.hardState });
-      const first = op.entries[0];
-      if (first !== undefined && first.index <= lastIndex(m))
-        out.push({ kind: 'truncate', from: first.index });
-      for (const e of op.entries) out.push({ kind: 'entry', entry: e });
-      return out;
-    }
-    case 'marker': {
-      // §7: a log without the snapshot's last entry is replaced by it, in the same (one) record,
-      // so no crash can keep the log's truncation without the new snapshot.
-      const held = m.entries.find((e) => e.index === op.index);
-      const replacesLog = held?.term !== op.term && m.entries.length > 0;
-      return [{ kind: 'marker', index: op.index, term: op.term, replacesLog }];
-    }
+    case 'save':
+      return saveSteps<Snap>(m, op.entries, op.hardState);
+    case 'marker':
+      return [markerStep(m, { index: op.index, term: op.term })];
     case 'release':
       return [];
-  }
-}
-
-function applyStep(m: Model, s: Step): Model {
-  switch (s.kind) {
-    case 'hard':
-      return { ...m, hardState: s.hardState };
-    case 'truncate':
-      return { ...m, entries: m.entries.filter((e) => e.index < s.from) };
-    case 'entry':
-      return { ...m, entries: [...m.entries, s.entry] };
-    case 'marker':
-      return {
-        ...m,
-        snapshot: { index: s.index, term: s.term },
-        entries: s.replacesLog ? [] : m.entries.filter((e) => e.index > s.index),
-      };
   }
 }
 

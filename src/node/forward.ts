@@ -1,5 +1,7 @@
 import { FlotillaError, NotLeaderError } from '../raft/errors.js';
+import type { NodeId } from '../raft/types.js';
 import { NoLeaderError, OutcomeUnknownError, OverloadedError, ProposalDroppedError } from './errors.js';
+import type { MembersView } from './membership-change.js';
 
 /** How a state machine's results cross the wire when a follower forwards a command. */
 export interface ResultCodec<R> {
@@ -82,3 +84,42 @@ function errorFromCode(code: string, hint: string, message: string): Error {
       return new RemoteError(code, message);
   }
 }
+
+// ---- what a follower asks its leader (RaftNode.askLeader / onForward) -----------------------
+
+/** Kinds of request a follower sends its leader over the peer connection. */
+export const FORWARD_PROPOSE = 1;
+export const FORWARD_READ_INDEX = 2;
+export const FORWARD_TRANSFER = 3;
+export const FORWARD_CONF_CHANGE = 4;
+export const FORWARD_LOG_READ = 5;
+
+/** A request to the leader: its kind, then its body. */
+export function withKind(kind: number, body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(1 + body.length);
+  out[0] = kind;
+  out.set(body, 1);
+  return out;
+}
+
+/** Node ids (a transfer's target and answer). */
+export const idCodec: ResultCodec<NodeId> = {
+  encode: (id) => new TextEncoder().encode(id),
+  decode: (b) => new TextDecoder().decode(b),
+};
+
+/** The members view a configuration change answers. */
+export const membersCodec: ResultCodec<MembersView> = {
+  encode: (v) => new TextEncoder().encode(JSON.stringify(v)),
+  decode: (b) => JSON.parse(new TextDecoder().decode(b)) as MembersView,
+};
+
+/** Log indexes (a read index, a log read's applied index). */
+export const indexCodec: ResultCodec<number> = {
+  encode: (n) => {
+    const b = new Uint8Array(8);
+    new DataView(b.buffer).setFloat64(0, n);
+    return b;
+  },
+  decode: (b) => new DataView(b.buffer, b.byteOffset, b.byteLength).getFloat64(0),
+};

@@ -25,7 +25,20 @@ import {
   ProposalDroppedError,
   StoppedError,
 } from './errors.js';
-import { decodeForwardReply, encodeForwardReply, type ResultCodec } from './forward.js';
+import {
+  decodeForwardReply,
+  encodeForwardReply,
+  FORWARD_CONF_CHANGE,
+  FORWARD_LOG_READ,
+  FORWARD_PROPOSE,
+  FORWARD_READ_INDEX,
+  FORWARD_TRANSFER,
+  idCodec,
+  indexCodec,
+  membersCodec,
+  type ResultCodec,
+  withKind,
+} from './forward.js';
 import type { MembershipChange, MembersView } from './membership-change.js';
 import { MembershipHost } from './membership-host.js';
 import { failureCode, type NodeMetrics } from './node-metrics.js';
@@ -114,39 +127,6 @@ interface Queued<R> {
 }
 
 const quietLogger: NodeLogger = { info() {}, warn() {}, error() {} };
-
-/** Kinds of request a follower sends its leader over the peer connection. */
-const FORWARD_PROPOSE = 1;
-const FORWARD_READ_INDEX = 2;
-const FORWARD_TRANSFER = 3;
-const FORWARD_CONF_CHANGE = 4;
-const FORWARD_LOG_READ = 5;
-
-function withKind(kind: number, body: Uint8Array): Uint8Array {
-  const out = new Uint8Array(1 + body.length);
-  out[0] = kind;
-  out.set(body, 1);
-  return out;
-}
-
-const idCodec: ResultCodec<NodeId> = {
-  encode: (id) => new TextEncoder().encode(id),
-  decode: (b) => new TextDecoder().decode(b),
-};
-
-const membersCodec: ResultCodec<MembersView> = {
-  encode: (v) => new TextEncoder().encode(JSON.stringify(v)),
-  decode: (b) => JSON.parse(new TextDecoder().decode(b)) as MembersView,
-};
-
-const indexCodec: ResultCodec<number> = {
-  encode: (n) => {
-    const b = new Uint8Array(8);
-    new DataView(b.buffer).setFloat64(0, n);
-    return b;
-  },
-  decode: (b) => new DataView(b.buffer, b.byteOffset, b.byteLength).getFloat64(0),
-};
 
 /**
  * The host loop that drives a Raft core over real time, a real disk and a real network:

@@ -1,10 +1,12 @@
 import { describe, expect, test } from 'vitest';
 import { index } from '../../src/raft/types.js';
 import { Prng } from '../../src/sim/prng.js';
+import { SimulatedDisk } from '../../src/storage/fs/simulated-disk.js';
 import { crc32cBytewise } from '../../src/storage/wal/crc32c.js';
 import { entryRecordBytes, RecordEncoder } from '../../src/storage/wal/record.js';
-import { RecordArena } from '../../src/storage/wal/record-arena.js';
-import { entry, hardState, randomBytes } from './helpers.js';
+import { RecordArena, recordArena } from '../../src/storage/wal/record-arena.js';
+import { Wal } from '../../src/storage/wal/wal.js';
+import { DIR, entry, hardState, randomBytes } from './helpers.js';
 
 // The WAL's WebAssembly CRC32C (record-arena.ts) against the byte-at-a-time reference, and the
 // records it seals against the ones the JavaScript path writes.
@@ -76,4 +78,22 @@ describe('RecordArena', () => {
     expect(() => arena.buffer(257)).toThrow(RangeError);
     expect(() => arena.seal(new Uint8Array(8))).toThrow(/a view returned by buffer/);
   });
+});
+
+test('where WebAssembly is unavailable (node --jitless), the WAL encodes and checksums in JavaScript', async () => {
+  const saved = Object.getOwnPropertyDescriptor(globalThis, 'WebAssembly')!;
+  Object.defineProperty(globalThis, 'WebAssembly', { value: undefined, configurable: true, writable: true });
+  try {
+    expect(recordArena(1024)).toBeUndefined();
+    const disk = new SimulatedDisk();
+    const { wal } = await Wal.open({ dir: DIR, fs: disk.fs() });
+    await wal.save({ entries: [entry(1, 1, new Uint8Array([1, 2, 3])), entry(2, 1, new Uint8Array([4]))] });
+    await wal.close();
+    const { wal: again, recovered } = await Wal.open({ dir: DIR, fs: disk.fs() });
+    expect(recovered.entries.map((e) => [...e.data])).toEqual([[1, 2, 3], [4]]);
+    await again.close();
+  } finally {
+    Object.defineProperty(globalThis, 'WebAssembly', saved);
+  }
+  expect(recordArena(1024)).toBeInstanceOf(RecordArena);
 });

@@ -26,7 +26,7 @@ export class RecordArena {
 
   constructor(readonly bytesMax: number) {
     const pages = Math.ceil((DATA_OFFSET + bytesMax) / WASM_PAGE_BYTES);
-    const instance = new wasm.Instance(crcModule(), {});
+    const instance = new (wasmApi()!.Instance)(crcModule(), {});
     this.memory = instance.exports.memory as WasmMemory;
     this.memory.grow(pages - 1); // once, before any view of it is handed out
     new Int32Array(this.memory.buffer, 0, SLICES * 256).set(crc32cTable());
@@ -57,14 +57,23 @@ interface WasmMemory {
   grow(pages: number): number;
 }
 type WasmModule = { readonly __wasmModule: unique symbol };
-const wasm = (
-  globalThis as unknown as {
-    WebAssembly: {
-      Module: new (bytes: Uint8Array) => WasmModule;
-      Instance: new (module: WasmModule, imports: object) => { exports: Record<string, unknown> };
-    };
-  }
-).WebAssembly;
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => WasmModule;
+  Instance: new (module: WasmModule, imports: object) => { exports: Record<string, unknown> };
+}
+
+/** The WebAssembly API, or undefined where there is none (`node --jitless`). Read when used. */
+function wasmApi(): WasmApi | undefined {
+  return (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+}
+
+/**
+ * A RecordArena of `bytesMax` bytes, or undefined where WebAssembly is unavailable: the WAL then
+ * encodes each save in a buffer of its own and checksums it in JavaScript.
+ */
+export function recordArena(bytesMax: number): RecordArena | undefined {
+  return wasmApi() === undefined ? undefined : new RecordArena(bytesMax);
+}
 
 const SLICES = 16;
 /** The tables: 16 × 256 u32 at the start of memory. */
@@ -270,7 +279,7 @@ function crcModule(): WasmModule {
       ]),
     ),
   ]);
-  const module = new wasm.Module(bytes);
+  const module = new (wasmApi()!.Module)(bytes);
   compiled = module;
   return module;
 }

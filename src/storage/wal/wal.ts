@@ -7,7 +7,7 @@ import type { FileLayer, OpenFile } from '../fs/file-layer.js';
 import { NodeFileLayer } from '../fs/node-file-layer.js';
 import { FsyncFailedError, WalWriteError } from './errors.js';
 import { entryRecordBytes, RecordEncoder } from './record.js';
-import { RecordArena } from './record-arena.js';
+import { type RecordArena, recordArena } from './record-arena.js';
 import { type SnapshotPosition, scanWal } from './replay.js';
 import { segmentName } from './segment-name.js';
 import { TermRuns } from './term-runs.js';
@@ -81,9 +81,10 @@ export class Wal {
   private fileBytes = 0;
   /**
    * Where saves are encoded and checksummed, reused because saves run one at a time and each
-   * awaits its own write (record-arena.ts). A save larger than it gets a buffer of its own.
+   * awaits its own write (record-arena.ts). A save larger than it gets a buffer of its own, and
+   * so does every save where WebAssembly is unavailable (the arena is then undefined).
    */
-  private readonly arena = new RecordArena(ARENA_BYTES);
+  private readonly arena: RecordArena | undefined = recordArena(ARENA_BYTES);
 
   private constructor(
     private readonly fs: FileLayer,

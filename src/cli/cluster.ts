@@ -19,6 +19,8 @@ options:
   --base-port PORT            the first client port (default 7001)
   --election-timeout-ms MS    passed to every node's serve (default 1000)
   --heartbeat-interval-ms MS  passed to every node's serve (default 100)
+  --sessions-max N            passed to every node's serve: exactly-once keys kept (default 250000;
+                              data folders written before it became the default need 10000)
 
 example: flotilla cluster --nodes 3`;
 
@@ -32,6 +34,7 @@ export async function runCluster(argv: readonly string[]): Promise<number> {
       'base-port': { type: 'string', default: '7001' },
       'election-timeout-ms': { type: 'string' },
       'heartbeat-interval-ms': { type: 'string' },
+      'sessions-max': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -69,6 +72,7 @@ export async function runCluster(argv: readonly string[]): Promise<number> {
       ...(values['election-timeout-ms'] === undefined
         ? []
         : ['--election-timeout-ms', values['election-timeout-ms']]),
+      ...(values['sessions-max'] === undefined ? [] : ['--sessions-max', values['sessions-max']]),
       ...(values['heartbeat-interval-ms'] === undefined
         ? []
         : ['--heartbeat-interval-ms', values['heartbeat-interval-ms']]),

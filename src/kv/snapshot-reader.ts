@@ -81,7 +81,7 @@ async function readState(r: ChunkReader, limits: SessionLimits): Promise<Restore
     throw new ConfigError(
       `the KV snapshot was written with ${describeLimits(written)} but this store has ` +
         `${describeLimits(limits)}; every member of a cluster must use the same values ` +
-        `(flotilla serve --sessions-max ${written.sessionsMax}, or FLOTILLA_SESSIONS_MAX, keeps this data folder's)`,
+        `(flotilla serve or cluster --sessions-max ${written.sessionsMax}, or FLOTILLA_SESSIONS_MAX=${written.sessionsMax}, keeps this data folder's)`,
     );
   }
   return { revision, appliedIndex, index: builder.build(), sessions };

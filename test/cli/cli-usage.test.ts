@@ -60,11 +60,12 @@ describe('usage errors', () => {
     expect(r.err).toMatch(/^flotilla serve: --client-addr is required/);
   });
 
-  test('`flotilla cluster --help` lists the timing options it passes on', async () => {
+  test('`flotilla cluster --help` lists the serve options it passes on', async () => {
     const r = await run('cluster', '--help');
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/--election-timeout-ms/);
     expect(r.out).toMatch(/--heartbeat-interval-ms/);
+    expect(r.out).toMatch(/--sessions-max/);
   });
 
   test('`flotilla status` exits 1 when no endpoint answers', async () => {

@@ -8,7 +8,7 @@ import {
   type MembershipCounts,
   sumMembershipCounts,
 } from './membership-nemesis.js';
-import { type RandomRunOptions, type RandomRunResult, randomRun } from './random-run.js';
+import { type RandomRunOptions, type RandomRunResult, randomRun, replayFlags } from './random-run.js';
 
 const USAGE = `usage: npm run sim -- [--seed N [--history FILE] | --seeds N [--from S]] [--fault-ms MS]
                       [--membership] [--no-prevote] [--no-checkquorum] [--no-lease] [--drift-bound B]
@@ -58,7 +58,7 @@ export function main(argv: readonly string[]): number {
   }
   const count = Number(args.seeds ?? 100);
   const from = Number(args.from ?? 1);
-  return many(from, count, options, replayFlags(args));
+  return many(from, count, options, replayFlags(options));
 }
 
 function parse(argv: readonly string[]) {
@@ -151,18 +151,6 @@ function describeFailure(seed: number, err: Error, flags: string): string {
   const replay = `npm run sim -- --seed ${seed}${flags === '' ? '' : ` ${flags}`}`;
   const head = `seed=${seed}: the simulator itself threw ${err.name}: ${err.message.split('\n')[0]}`;
   return `${head}\nreplay: ${replay}\n${err.stack ?? err.message}`;
-}
-
-/** The flags a replay of one of these seeds needs besides `--seed N`, as the user gave them. */
-function replayFlags(args: ReturnType<typeof parse>): string {
-  const flags: string[] = [];
-  if (args.membership) flags.push('--membership');
-  if (args['no-prevote']) flags.push('--no-prevote');
-  if (args['no-checkquorum']) flags.push('--no-checkquorum');
-  if (args['no-lease']) flags.push('--no-lease');
-  if (args['drift-bound'] !== undefined) flags.push(`--drift-bound ${args['drift-bound']}`);
-  if (args['fault-ms'] !== undefined) flags.push(`--fault-ms ${args['fault-ms']}`);
-  return flags.join(' ');
 }
 
 function summary(r: RandomRunResult): string {

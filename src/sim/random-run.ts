@@ -281,7 +281,7 @@ function askForChange(c: Cluster, nemesis: MembershipNemesis, faults: readonly s
 }
 
 /** The flags `npm run sim` needs to replay a run with these options, besides `--seed N`. */
-function replayFlags(o: RandomRunOptions): string {
+export function replayFlags(o: RandomRunOptions): string {
   const flags: string[] = [];
   if (o.membership) flags.push('--membership');
   if (o.preVote === false) flags.push('--no-prevote');
